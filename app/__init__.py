@@ -1,0 +1,140 @@
+"""AgriLink (湄潭产销通): create_app() assembles the platform in small named steps."""
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import flask_smorest
+from flask import Flask, g, has_request_context
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.errors import ErrorSchema
+from config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"),
+                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    load_config(app, config, overrides or {})
+    register_logging(app)
+    register_database(app)
+    register_languages(app)
+    register_errors(app)
+    register_access(app)
+    register_pages(app)
+    register_api(app)
+    register_cli(app)
+    register_proxy(app)
+    return app
+
+
+def load_config(app: Flask, config: type, overrides: dict[str, Any]) -> None:
+    app.config.from_object(config)
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path) / "secret_key")
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'agrilink.db'}"
+
+
+def _instance_secret_key(path: Path) -> str:
+    """A key kept beside the SQLite file, so sessions survive restarts on one machine."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def register_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.addFilter(_RequestIdFilter())
+    app.logger.handlers[:] = [handler]
+    app_logger = logging.getLogger("app")
+    app_logger.handlers[:] = [handler]
+    app_logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def register_database(app: Flask) -> None:
+    from app import db
+
+    db.init_app(app)
+
+
+def register_languages(app: Flask) -> None:
+    from app import i18n
+
+    i18n.init_app(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app import errors
+
+    errors.init_app(app)
+
+
+def register_access(app: Flask) -> None:
+    from app import auth
+    from app.accounts import identity
+
+    auth.init_app(app, load_user=identity.load_user, load_token_user=identity.load_token_user,
+                  actor_of=identity.actor_of)
+    auth.declare_access(app, "static", auth.PUBLIC)
+
+
+def register_pages(app: Flask) -> None:
+    from app.accounts import admin_views, organisation_views
+    from app.accounts import views as accounts_views
+    from app.dashboards import views as dashboards_views
+
+    for blueprint in (dashboards_views.bp, accounts_views.bp, organisation_views.bp, admin_views.bp):
+        app.register_blueprint(blueprint)
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest for OpenAPI and argument parsing; app.errors renders every error."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+def register_api(app: Flask) -> None:
+    from app import auth
+    from app.accounts import api as accounts_api
+    api = Api(app, spec_kwargs={
+        "security": [{"bearerAuth": []}],
+        "info": {"description": "AgriLink's JSON API. Send `Authorization: Bearer <token>`; get a token "
+                                "from POST /api/v1/auth/token or the API tokens page. Errors are "
+                                "`{type, message, fields, request_id}`."},
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for blueprint in (accounts_api.blp,):
+        api.register_blueprint(blueprint)
+    auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)
+    app.extensions["agrilink.api"] = api
+
+
+def register_cli(app: Flask) -> None:
+    from app.demo.seed import seed_demo_command
+    from app.scheduler import jobs_cli, scheduler_cli
+
+    for command in (seed_demo_command, scheduler_cli, jobs_cli):
+        app.cli.add_command(command)
+
+
+def register_proxy(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

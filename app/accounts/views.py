@@ -1,0 +1,205 @@
+"""Pages for a person: sign in and out, register an organisation, profile, password, API tokens."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app.accounts import queries, services
+from app.accounts.identity import ORGANISATION_KEY, current_membership
+from app.accounts.models import User
+from app.accounts.schemas import (
+    ChangePasswordSchema,
+    CreateTokenSchema,
+    ProfileSchema,
+    RegisterOrganisationSchema,
+    SignInSchema,
+)
+from app.auth import (
+    MEMBER,
+    PUBLIC,
+    SELF_REGISTERING_KINDS,
+    SIGNED_IN,
+    current_actor,
+    kind_label,
+    requires,
+)
+from app.db import get_session, transaction
+from app.errors import TooManyRequests
+from app.forms import FORM_ERROR, Form
+from app.web import back_url, safe_next
+
+bp = Blueprint("accounts", __name__)
+
+
+def sign_in_limits() -> services.SignInLimits:
+    config = current_app.config
+    return services.SignInLimits(
+        max_failures=config["SIGN_IN_MAX_FAILURES"],
+        max_failures_per_address=config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"],
+        window_seconds=config["SIGN_IN_WINDOW_SECONDS"],
+    )
+
+
+def start_session(user: User, *, remember: bool = False) -> None:
+    login_user(user, remember=remember)
+    session["language"] = user.language
+    membership = current_membership(user, None)
+    session[ORGANISATION_KEY] = membership.organisation_id if membership else None
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@requires(PUBLIC)
+def sign_in():
+    """Let a person in with their mobile number or email and their password."""
+    form = Form(SignInSchema(), values={"next": request.args.get("next", "")})
+    if not form.validate_on_submit():
+        return render_template("accounts/sign_in.html", form=form), form.status
+    data = form.data
+    try:
+        outcome = form.submit(lambda s: services.attempt_sign_in(
+            s, login=data["login"], password=data["password"], address=request.remote_addr or "",
+            limits=sign_in_limits()))
+    except TooManyRequests as refusal:
+        return _sign_in_refused(form, refusal)
+    if outcome is None:
+        return render_template("accounts/sign_in.html", form=form), form.status
+    if outcome.retry_after:
+        return _sign_in_refused(form, TooManyRequests(
+            _("That was %(n)d wrong passwords in a row. For the account's safety, sign-in is paused for "
+              "%(seconds)d seconds.", n=sign_in_limits().max_failures, seconds=outcome.retry_after),
+            retry_after=outcome.retry_after))
+    if outcome.user is None:
+        form.errors[FORM_ERROR] = [_("Wrong mobile number, email or password. %(n)d tries left before a "
+                                     "short pause.", n=outcome.failures_left)]
+        return render_template("accounts/sign_in.html", form=form), 401
+    start_session(outcome.user, remember=data["remember"])
+    return redirect(safe_next(data["next"]) or url_for("dashboards.dashboard"))
+
+
+def _sign_in_refused(form: Form, refusal: TooManyRequests):
+    form.errors[FORM_ERROR] = [refusal.message]
+    return render_template("accounts/sign_in.html", form=form), 429, refusal.headers
+
+
+@bp.post("/sign-out")
+@requires(PUBLIC)
+def sign_out():
+    """End this browser's session."""
+    logout_user()
+    session.pop(ORGANISATION_KEY, None)
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("dashboards.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@requires(PUBLIC)
+def register():
+    """Let a cooperative, farm, enterprise, supermarket, school or trader sign up."""
+    form = Form(RegisterOrganisationSchema(), values={"kind": request.args.get("kind", "cooperative")})
+    if form.validate_on_submit():
+        membership = form.submit(lambda s: services.register_organisation(s, **form.data))
+        if membership is not None:
+            start_session(membership.user)
+            flash(_("Welcome to AgriLink. %(org)s is registered and awaits verification by the platform; "
+                    "meanwhile you can invite your team and look around.",
+                    org=membership.organisation.name_zh), "success")
+            return redirect(url_for("dashboards.dashboard"))
+    kinds = [(kind.value, kind_label(kind)) for kind in sorted(SELF_REGISTERING_KINDS)]
+    return render_template("accounts/register.html", form=form, kinds=kinds), form.status
+
+
+@bp.get("/language/<code>")
+@requires(PUBLIC)
+def set_language(code: str):
+    """Switch every page to Chinese or English (remembered for a signed-in person)."""
+    if code in current_app.config["LANGUAGES"]:
+        session["language"] = code
+        if current_user.is_authenticated:
+            with transaction() as write:
+                services.update_profile(write, user_id=current_user.id, name=current_user.name,
+                                        language=code)
+    return redirect(safe_next(request.args.get("next")) or back_url(url_for("dashboards.home")))
+
+
+@bp.post("/organisation/switch")
+@requires(MEMBER)
+def switch_organisation():
+    """Act for another organisation this person belongs to."""
+    wanted = request.form.get("organisation_id", type=int)
+    if any(m.organisation_id == wanted for m in current_user.memberships):
+        session[ORGANISATION_KEY] = wanted
+    return redirect(url_for("dashboards.dashboard"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires(SIGNED_IN)
+def profile():
+    """A person's own name and language."""
+    user = current_user
+    form = Form(ProfileSchema(), values={"name": user.name, "language": user.language})
+    if form.validate_on_submit() and form.submit(
+        lambda s: services.update_profile(s, user_id=user.id, **form.data)
+    ):
+        session["language"] = form.data["language"]
+        flash(_("Your profile is saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return _account_page(profile_form=form)
+
+
+@bp.post("/account/password")
+@requires(SIGNED_IN)
+def change_password():
+    """Set a new password; other browsers are signed out."""
+    form = Form(ChangePasswordSchema())
+    if form.validate_on_submit():
+        user = form.submit(lambda s: services.change_password(s, user_id=current_user.id, **form.data))
+        if user is not None:
+            start_session(user)
+            flash(_("Your password is changed. Other browsers have been signed out."), "success")
+            return redirect(url_for("accounts.profile"))
+    return _account_page(password_form=form)
+
+
+@bp.post("/account/sign-out-everywhere")
+@requires(SIGNED_IN)
+def sign_out_everywhere():
+    """End every session of this person, in every browser, including this one."""
+    with transaction() as write:
+        services.sign_out_everywhere(write, user_id=current_user.id)
+    logout_user()
+    flash(_("You are signed out on every device. API tokens keep working until you revoke them."), "info")
+    return redirect(url_for("accounts.sign_in"))
+
+
+def _account_page(*, profile_form: Form | None = None, password_form: Form | None = None):
+    user = current_user
+    profile_form = profile_form or Form(ProfileSchema(), values={"name": user.name, "language": user.language})
+    password_form = password_form or Form(ChangePasswordSchema())
+    status = max(profile_form.status, password_form.status)
+    return render_template("accounts/profile.html", profile_form=profile_form,
+                           password_form=password_form), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@requires(SIGNED_IN)
+def tokens():
+    """Create and list API tokens for a system (an ERP, say) acting as this person."""
+    form, secret = Form(CreateTokenSchema()), None
+    if form.validate_on_submit():
+        created = form.submit(lambda s: services.create_api_token(
+            s, user_id=current_user.id, organisation_id=current_actor().organisation_id, **form.data))
+        if created is not None:
+            secret, form = created[1], Form(CreateTokenSchema())
+    listed = queries.tokens_of(get_session(), current_user.id)
+    return render_template("accounts/tokens.html", form=form, tokens=listed, secret=secret), form.status
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@requires(SIGNED_IN)
+def revoke_token(token_id: int):
+    """Stop a token working at once."""
+    with transaction() as write:
+        token = services.revoke_api_token(write, actor_id=current_user.id, token_id=token_id)
+    flash(_("The token “%(name)s” is revoked; calls with it are refused from now on.", name=token.name),
+          "success")
+    return redirect(url_for("accounts.tokens"))

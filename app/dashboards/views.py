@@ -1,0 +1,44 @@
+"""Site-wide pages: the front page, each role's dashboard, the API documentation, a health check."""
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from app.auth import PUBLIC, SIGNED_IN, current_actor, requires
+from app.dashboards.panels import panels_for
+from app.db import get_session
+
+bp = Blueprint("dashboards", __name__)
+
+
+@bp.get("/")
+@requires(PUBLIC)
+def home():
+    """What AgriLink is, with the way in; signed-in people go straight to their dashboard."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboards.dashboard"))
+    return render_template("dashboards/home.html")
+
+
+@bp.get("/dashboard")
+@requires(SIGNED_IN)
+def dashboard():
+    """The signed-in person's dashboard, made for their organisation and role."""
+    actor = current_actor()
+    return render_template("dashboards/dashboard.html", panels=panels_for(get_session(), actor),
+                           memberships=sorted(current_user.memberships, key=lambda m: m.id))
+
+
+@bp.get("/api/v1/docs")
+@requires(PUBLIC)
+def api_docs():
+    """Readable documentation of the JSON API, from its OpenAPI document."""
+    return render_template("dashboards/api_docs.html")
+
+
+@bp.get("/healthz")
+@requires(PUBLIC)
+def health():
+    """For load balancers: the app answers and its database does too."""
+    get_session().execute(text("SELECT 1"))
+    return {"status": "ok", "version": current_app.config["API_VERSION"]}

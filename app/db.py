@@ -1,0 +1,225 @@
+"""The database: typed declarative base, one read session per request, and transaction() for writes.
+
+Entry points own the transaction: `with transaction() as session: services.do_something(session, ...)`.
+Services never commit. Reads for pages use `get_session()`, which never writes.
+"""
+
+import enum
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Enum,
+    Integer,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; on SQLite only an INTEGER PRIMARY KEY is the auto-numbered rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every engine (SQLite forgets the zone; we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware datetime in UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Enums are stored by value as short strings: readable in SQL, and a new member needs no ALTER TYPE.
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        enum.Enum: Enum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+    }
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A page's read session was asked to write: writes belong in `with transaction()`."""
+
+
+class Database:
+    """The engine and the two kinds of session: autocommitting reads and explicit write transactions."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.engine = _create_engine(url, pool_size=pool_size, echo=echo)
+        self.unbind()
+
+    def unbind(self) -> None:
+        """Sessions on the engine's own connections (undoes bind_to)."""
+        if self.engine.dialect.name == "sqlite":
+            # Writers take SQLite's write lock at BEGIN, so two writers queue instead of deadlocking.
+            reads = self.engine.execution_options(sqlite_begin=None)
+            writes = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            writes = self.engine
+        self._reads = sessionmaker(reads, info={"read_only": True})
+        self._writes = sessionmaker(writes, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def bind_to(self, connection: Connection) -> None:
+        """Run every session inside `connection`'s transaction (tests roll it back afterwards)."""
+        self._reads = sessionmaker(
+            bind=connection, join_transaction_mode="rollback_only", info={"read_only": True}
+        )
+        self._writes = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    def read_session(self) -> Session:
+        return self._reads()
+
+    def write_session(self) -> Session:
+        return self._writes()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30})
+        _use_sqlite_transactions_we_control(engine)
+        return engine
+    return create_engine(
+        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def _use_sqlite_transactions_we_control(engine: Engine) -> None:
+    """Emit BEGIN ourselves (pysqlite's own handling breaks SAVEPOINT and cannot BEGIN IMMEDIATE)."""
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode is not None:  # None: reads run statement by statement, always seeing the latest commit
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_on_read_sessions(session: Session, _context, _instances) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySessionError("writes go through `with transaction() as session:`")
+
+
+def init_app(app: Flask) -> Database:
+    database = Database(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DATABASE_POOL_SIZE"],
+        echo=app.config["SQL_ECHO"],
+    )
+    app.extensions["agrilink.db"] = database
+    app.teardown_appcontext(_close_read_session)
+    return database
+
+
+def current_database() -> Database:
+    return current_app.extensions["agrilink.db"]
+
+
+def get_session() -> Session:
+    """The read session of this request (or CLI command), closed when its context ends."""
+    if "db_session" not in g:
+        g.db_session = current_database().read_session()
+    return g.db_session
+
+
+def _close_read_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One unit of work: commit if the block finishes, roll back everything if it raises."""
+    session = current_database().write_session()
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, with what a pager needs."""
+
+    items: Sequence[Any]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def paginate(session: Session, query: Select, *, page: int = 1, size: int = 20) -> Page:
+    page, size = max(1, page), max(1, min(size, 100))
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = session.scalars(query.limit(size).offset((page - 1) * size)).all()
+    return Page(items=items, number=page, size=size, total=total)

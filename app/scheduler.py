@@ -1,0 +1,78 @@
+"""The one scheduler process: every domain's jobs, run by APScheduler 3 outside the web workers.
+
+Start it with `flask scheduler run` (make run does this beside the web server). Web workers never start it,
+because a scheduler per gunicorn worker would run every job once per worker.
+"""
+
+import logging
+import time
+
+import click
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.accounts import jobs as accounts_jobs
+from app.jobs import Job
+
+log = logging.getLogger(__name__)
+
+
+def all_jobs() -> list[Job]:
+    return [*accounts_jobs.JOBS]
+
+
+def find_job(name: str) -> Job:
+    for job in all_jobs():
+        if job.name == name:
+            return job
+    raise click.BadParameter(f"no job named {name!r}; `flask jobs list` shows them")
+
+
+def run_job(app: Flask, name: str) -> dict:
+    """Run one job in its own app context, logging what it did."""
+    with app.app_context():
+        started = time.monotonic()
+        counts = find_job(name).run(None)
+        log.info("job %s done in %.2fs: %s", name, time.monotonic() - started, counts)
+        return counts
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
+    for job in all_jobs():
+        scheduler.add_job(run_job, args=[app, job.name], id=job.name, name=job.description,
+                          max_instances=1, coalesce=True, misfire_grace_time=300, **job.trigger)
+    return scheduler
+
+
+scheduler_cli = AppGroup("scheduler", help="The one scheduler process.")
+jobs_cli = AppGroup("jobs", help="Scheduled jobs, for operators.")
+
+
+@scheduler_cli.command("run")
+def run_scheduler() -> None:
+    """Run every domain's jobs on their schedules until stopped."""
+    app = current_app._get_current_object()
+    scheduler = build_scheduler(app)
+    click.echo(f"scheduler: {len(all_jobs())} jobs scheduled; Ctrl-C stops it")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@jobs_cli.command("list")
+def list_jobs() -> None:
+    """Name, schedule and purpose of every job."""
+    for job in all_jobs():
+        schedule = ", ".join(f"{key}={value}" for key, value in job.trigger.items())
+        click.echo(f"{job.name:45} {schedule:40} {job.description}")
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def run_job_now(name: str) -> None:
+    """Run one job now (jobs are idempotent, so this is always safe)."""
+    counts = run_job(current_app._get_current_object(), name)
+    click.echo(f"{name}: {counts}")

@@ -1,0 +1,56 @@
+"""Settings, read from the environment. Every variable is listed in docs/deploy.md; no logic here."""
+
+import os
+
+
+def _flag(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    # Left empty, create_app keeps a generated key in instance/secret_key (fine for one machine only).
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    # Left empty, create_app uses the SQLite file instance/agrilink.db.
+    DATABASE_URL = os.environ.get("DATABASE_URL", "")
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    SQL_ECHO = _flag("SQL_ECHO")
+
+    SESSION_COOKIE_NAME = "agrilink_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
+    REMEMBER_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_SECONDS", str(14 * 24 * 3600)))
+    # Number of reverse proxies (nginx) in front of the app whose X-Forwarded-* headers we trust.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_CHECK_DEFAULT = False  # app.auth decides: cookie sessions are checked, bearer tokens are not
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = "../translations"
+    LANGUAGES = ("zh_CN", "en")
+
+    SIGN_IN_MAX_FAILURES = int(os.environ.get("SIGN_IN_MAX_FAILURES", "5"))
+    SIGN_IN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("SIGN_IN_MAX_FAILURES_PER_ADDRESS", "20"))
+    SIGN_IN_WINDOW_SECONDS = int(os.environ.get("SIGN_IN_WINDOW_SECONDS", "60"))
+    INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
+
+    API_TITLE = "AgriLink API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+    WTF_CSRF_ENABLED = True

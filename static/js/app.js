@@ -1,0 +1,20 @@
+// AgriLink's little JavaScript: confirmations and copy buttons. Pages work without it.
+document.addEventListener("submit", (event) => {
+  const button = event.submitter;
+  const question = button && button.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  try {
+    await navigator.clipboard.writeText(source.textContent.trim());
+    button.textContent = button.dataset.copied || "✓";
+  } catch (error) {
+    window.getSelection().selectAllChildren(source);
+  }
+});

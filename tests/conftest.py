@@ -1,0 +1,104 @@
+"""Test fixtures: one migrated database per run, one rolled-back transaction per test.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL names a server; there it works
+in a schema of its own, created for the run and dropped afterwards.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import ROOT, create_app
+from app.db import Database
+from config import TestConfig
+from tests import factories
+
+
+def _postgres_url_in_own_schema(url: str) -> tuple[str, str]:
+    schema = f"agrilink_test_{uuid.uuid4().hex[:10]}"
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    engine = create_engine(parsed)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    ), schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def migrate(database: Database, revision: str = "head") -> None:
+    config = AlembicConfig(str(ROOT / "alembic.ini"))
+    with database.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'agrilink-test.db'}"
+        return
+    url, schema = _postgres_url_in_own_schema(server)
+    yield url
+    _drop_schema(server, schema)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app(TestConfig, {"DATABASE_URL": database_url})
+    database: Database = app.extensions["agrilink.db"]
+    migrate(database)
+    yield app
+    database.dispose()
+
+
+@pytest.fixture
+def database(app: Flask) -> Database:
+    return app.extensions["agrilink.db"]
+
+
+@pytest.fixture
+def session(app: Flask, database: Database):
+    """The test's own session; the app's sessions share its connection, and all of it is rolled back."""
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.bind_to(connection)
+    test_session = factories.bind(connection)
+    with app.app_context():
+        yield test_session
+    factories.unbind()
+    database.unbind()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, session) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def dialect(database: Database) -> str:
+    return database.dialect
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
