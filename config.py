@@ -21,13 +21,17 @@ class Config:
     SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
     REMEMBER_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
     REMEMBER_COOKIE_HTTPONLY = True
-    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_SECONDS", str(14 * 24 * 3600)))
+    PERMANENT_SESSION_LIFETIME = int(
+        os.environ.get("SESSION_LIFETIME_SECONDS", str(14 * 24 * 3600))
+    )
     # Number of reverse proxies (nginx) in front of the app whose X-Forwarded-* headers we trust.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    WTF_CSRF_CHECK_DEFAULT = False  # app.auth decides: cookie sessions are checked, bearer tokens are not
+    WTF_CSRF_CHECK_DEFAULT = (
+        False  # app.auth decides: cookie sessions are checked, bearer tokens are not
+    )
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(ROOT / "instance"),
-                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
     load_config(app, config, overrides or {})
     register_logging(app)
     register_database(app)
@@ -57,7 +61,9 @@ class _RequestIdFilter(logging.Filter):
 
 def register_logging(app: Flask) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
     handler.addFilter(_RequestIdFilter())
     app.logger.handlers[:] = [handler]
     app_logger = logging.getLogger("app")
@@ -87,8 +93,12 @@ def register_access(app: Flask) -> None:
     from app import auth
     from app.accounts import identity
 
-    auth.init_app(app, load_user=identity.load_user, load_token_user=identity.load_token_user,
-                  actor_of=identity.actor_of)
+    auth.init_app(
+        app,
+        load_user=identity.load_user,
+        load_token_user=identity.load_token_user,
+        actor_of=identity.actor_of,
+    )
     auth.declare_access(app, "static", auth.PUBLIC)
 
 
@@ -97,7 +107,12 @@ def register_pages(app: Flask) -> None:
     from app.accounts import views as accounts_views
     from app.dashboards import views as dashboards_views
 
-    for blueprint in (dashboards_views.bp, accounts_views.bp, organisation_views.bp, admin_views.bp):
+    for blueprint in (
+        dashboards_views.bp,
+        accounts_views.bp,
+        organisation_views.bp,
+        admin_views.bp,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -113,12 +128,18 @@ class Api(flask_smorest.Api):
 def register_api(app: Flask) -> None:
     from app import auth
     from app.accounts import api as accounts_api
-    api = Api(app, spec_kwargs={
-        "security": [{"bearerAuth": []}],
-        "info": {"description": "AgriLink's JSON API. Send `Authorization: Bearer <token>`; get a token "
-                                "from POST /api/v1/auth/token or the API tokens page. Errors are "
-                                "`{type, message, fields, request_id}`."},
-    })
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "security": [{"bearerAuth": []}],
+            "info": {
+                "description": "AgriLink's JSON API. Send `Authorization: Bearer <token>`; get a token "
+                "from POST /api/v1/auth/token or the API tokens page. Errors are "
+                "`{type, message, fields, request_id}`."
+            },
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (accounts_api.blp,):
         api.register_blueprint(blueprint)

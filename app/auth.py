@@ -150,8 +150,12 @@ class Access:
         if not (self.member or self.kinds or self.roles or self.verified):
             return None
         if actor.organisation_id is None:
-            return PermissionDenied(_("This is for members of an organisation. Register one, or ask "
-                                      "your organisation's manager to invite you."))
+            return PermissionDenied(
+                _(
+                    "This is for members of an organisation. Register one, or ask "
+                    "your organisation's manager to invite you."
+                )
+            )
         return self._kind_refusal(actor) or self._role_refusal(actor) or self._status_refusal(actor)
 
     def _kind_refusal(self, actor: Actor) -> PermissionDenied | None:
@@ -159,8 +163,12 @@ class Access:
             return None
         kinds = "、".join(sorted(kind_label(kind) for kind in self.kinds))
         return PermissionDenied(
-            _("This is only for %(kinds)s. %(org)s is a %(kind)s.",
-              kinds=kinds, org=actor.organisation_name, kind=kind_label(actor.kind))
+            _(
+                "This is only for %(kinds)s. %(org)s is a %(kind)s.",
+                kinds=kinds,
+                org=actor.organisation_name,
+                kind=kind_label(actor.kind),
+            )
         )
 
     def _role_refusal(self, actor: Actor) -> PermissionDenied | None:
@@ -168,8 +176,13 @@ class Access:
             return None
         roles = "、".join(sorted(role_label(role) for role in self.roles))
         return PermissionDenied(
-            _("This needs the role %(roles)s. You are %(role)s at %(org)s; ask its owner to change "
-              "your role.", roles=roles, role=role_label(actor.role), org=actor.organisation_name)
+            _(
+                "This needs the role %(roles)s. You are %(role)s at %(org)s; ask its owner to change "
+                "your role.",
+                roles=roles,
+                role=role_label(actor.role),
+                org=actor.organisation_name,
+            )
         )
 
     def _status_refusal(self, actor: Actor) -> PermissionDenied | None:
@@ -177,26 +190,39 @@ class Access:
             return None
         if actor.status == VerificationStatus.rejected:
             return PermissionDenied(
-                _("%(org)s was not verified (%(reason)s). Correct its details and ask for "
-                  "verification again; until then you can look but not trade.",
-                  org=actor.organisation_name, reason=actor.rejection_reason)
+                _(
+                    "%(org)s was not verified (%(reason)s). Correct its details and ask for "
+                    "verification again; until then you can look but not trade.",
+                    org=actor.organisation_name,
+                    reason=actor.rejection_reason,
+                )
             )
         return PermissionDenied(
-            _("%(org)s is awaiting verification by the platform. You can look around, but trading "
-              "opens once it is verified.", org=actor.organisation_name)
+            _(
+                "%(org)s is awaiting verification by the platform. You can look around, but trading "
+                "opens once it is verified.",
+                org=actor.organisation_name,
+            )
         )
 
 
-def member_of(label: str, kinds: Iterable[OrgKind] = (), roles: Iterable[Role] = (), *,
-              verified: bool = True) -> Access:
-    return Access(label, member=True, kinds=frozenset(kinds), roles=frozenset(roles), verified=verified)
+def member_of(
+    label: str, kinds: Iterable[OrgKind] = (), roles: Iterable[Role] = (), *, verified: bool = True
+) -> Access:
+    return Access(
+        label, member=True, kinds=frozenset(kinds), roles=frozenset(roles), verified=verified
+    )
 
 
 PUBLIC = Access(N_("anyone"), signed_in=False)
 SIGNED_IN = Access(N_("anyone signed in"))
 MEMBER = Access(N_("members of an organisation"), member=True)
-ORG_MANAGERS = Access(N_("owners and managers"), member=True, roles=frozenset({Role.owner, Role.manager}))
-EXCHANGE_STAFF = member_of(N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor])
+ORG_MANAGERS = Access(
+    N_("owners and managers"), member=True, roles=frozenset({Role.owner, Role.manager})
+)
+EXCHANGE_STAFF = member_of(
+    N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor]
+)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"
@@ -260,7 +286,7 @@ def password_needs_rehash(password_hash: str) -> bool:
     return _passwords.check_needs_rehash(password_hash)
 
 
-TOKEN_PREFIX = "agl_"
+TOKEN_PREFIX = "agl_"  # noqa: S105 - a marker that makes leaked tokens easy to spot, not a secret
 
 
 def new_token() -> str:
@@ -309,18 +335,38 @@ def init_app(
         refusal = rule.refusal(g.actor)
         if refusal is not None:
             raise refusal
-        if request.method in _UNSAFE_METHODS and not g.actor.via_token and app.config["WTF_CSRF_ENABLED"]:
+        if _needs_csrf_check(app) and app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()
 
     app.before_request(guard)
-    app.jinja_env.globals.update(can=can, current_actor=current_actor, kind_label=kind_label,
-                                 role_label=role_label, status_label=status_label)
+    app.jinja_env.globals.update(
+        can=can,
+        current_actor=current_actor,
+        kind_label=kind_label,
+        role_label=role_label,
+        status_label=status_label,
+    )
     app.register_error_handler(CSRFError, _csrf_failed)
     app.after_request(_security_headers)
 
 
+def _needs_csrf_check(app: Flask) -> bool:
+    """Forms always; the JSON API only when a browser's session cookie is what signs the request in.
+
+    A token is sent deliberately by its holder, and an anonymous JSON call carries no session to abuse
+    (a page on another site cannot send JSON here without CORS, which we do not grant).
+    """
+    if request.method not in _UNSAFE_METHODS:
+        return False
+    if request.path.startswith("/api/"):
+        return g.actor.signed_in and not g.actor.via_token
+    return True
+
+
 def _csrf_failed(_error: CSRFError):
-    message = _("This form has expired or did not come from our site. Reload the page and try again.")
+    message = _(
+        "This form has expired or did not come from our site. Reload the page and try again."
+    )
     return render_error(400, "csrf_failed", message)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
@@ -68,9 +68,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     # Enums are stored by value as short strings: readable in SQL, and a new member needs no ALTER TYPE.
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict] = {
         datetime: UTCDateTime,
-        enum.Enum: Enum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        enum.Enum: Enum(
+            enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+        ),
     }
 
 
@@ -147,7 +149,9 @@ def _use_sqlite_transactions_we_control(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:  # None: reads run statement by statement, always seeing the latest commit
+        if (
+            mode is not None
+        ):  # None: reads run statement by statement, always seeing the latest commit
             connection.exec_driver_sql(f"BEGIN {mode}")
 
 

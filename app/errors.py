@@ -72,8 +72,12 @@ class TooManyRequests(DomainError):
 class ErrorSchema(Schema):
     """The shape of every JSON error (documented in OpenAPI)."""
 
-    type = ma_fields.String(metadata={"description": "A stable code: validation_error, conflict, ..."})
-    message = ma_fields.String(metadata={"description": "What went wrong and what to do, for a person."})
+    type = ma_fields.String(
+        metadata={"description": "A stable code: validation_error, conflict, ..."}
+    )
+    message = ma_fields.String(
+        metadata={"description": "What went wrong and what to do, for a person."}
+    )
     field_errors = ma_fields.Dict(
         data_key="fields",
         keys=ma_fields.String(),
@@ -87,18 +91,17 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def render_error(status: int, type_: str, message: str, fields: dict | None = None, headers=None):
     """Answer with JSON for systems and a page in the layout for people."""
     fields = fields or {}
     if wants_json():
-        body = jsonify(
-            type=type_, message=message, fields=fields, request_id=g.get("request_id")
-        )
+        body = jsonify(type=type_, message=message, fields=fields, request_id=g.get("request_id"))
     else:
         body = render_template("errors/error.html", status=status, message=message, fields=fields)
     return body, status, headers or {}
@@ -118,7 +121,9 @@ def handle_validation_error(error: ValidationError):
 
 
 def render_validation_failure(messages: Any):
-    fields = translate_validation_messages(messages if isinstance(messages, dict) else {"_schema": messages})
+    fields = translate_validation_messages(
+        messages if isinstance(messages, dict) else {"_schema": messages}
+    )
     return render_error(422, "validation_error", _("Some fields need correcting."), fields)
 
 
@@ -128,7 +133,9 @@ def handle_http_exception(error: HTTPException):
         return render_validation_failure(_without_locations(data["messages"]))
     if error.code and error.code >= 500:
         return handle_unexpected_error(error)
-    return render_error(error.code or 500, _http_type(error), _http_message(error.code), {}, data.get("headers"))
+    return render_error(
+        error.code or 500, _http_type(error), _http_message(error.code), {}, data.get("headers")
+    )
 
 
 def handle_unexpected_error(error: Exception):

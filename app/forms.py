@@ -16,7 +16,7 @@ from app.errors import DomainError
 from app.i18n import translate_validation_messages
 
 FORM_ERROR = "_form"
-_PASSED_THROUGH = (401, 403, 404)  # not about the form: the error page says it better
+_PASSED_THROUGH = (401, 403, 404, 429)  # not about the form: the error page says it better
 
 
 class Form:
@@ -72,7 +72,9 @@ def _flatten(messages: dict) -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     for key, value in messages.items():
         name = FORM_ERROR if key == "_schema" else key
-        if isinstance(value, dict):  # a nested or list field: show its first problems under its name
+        if isinstance(
+            value, dict
+        ):  # a nested or list field: show its first problems under its name
             value = [message for nested in value.values() for message in _as_list(nested)]
         flat[name] = _as_list(value)
     return flat

@@ -9,7 +9,7 @@ from flask_babel import Babel, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark for translation only"
+def N_(message: str) -> str:
     """Mark a string for the catalog without translating it now."""
     return message
 

@@ -12,5 +12,9 @@ class Job:
 
     name: str
     description: str
-    run: Callable[[datetime | None], dict[str, Any]]  # takes `now`, returns counts for the run record
-    trigger: dict[str, Any] = field(default_factory=dict)  # APScheduler trigger, e.g. {"trigger": "cron", "hour": 3}
+    run: Callable[
+        [datetime | None], dict[str, Any]
+    ]  # takes `now`, returns counts for the run record
+    trigger: dict[str, Any] = field(
+        default_factory=dict
+    )  # APScheduler trigger, e.g. {"trigger": "cron", "hour": 3}

@@ -3,5 +3,5 @@ domains; this only imports them so that Base.metadata knows every table."""
 
 
 def import_all_models() -> None:
-    import app.accounts.models  # noqa: F401
+    import app.accounts.models
     import app.events  # noqa: F401

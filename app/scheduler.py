@@ -41,8 +41,16 @@ def run_job(app: Flask, name: str) -> dict:
 def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
     for job in all_jobs():
-        scheduler.add_job(run_job, args=[app, job.name], id=job.name, name=job.description,
-                          max_instances=1, coalesce=True, misfire_grace_time=300, **job.trigger)
+        scheduler.add_job(
+            run_job,
+            args=[app, job.name],
+            id=job.name,
+            name=job.description,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
+            **job.trigger,
+        )
     return scheduler
 
 

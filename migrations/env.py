@@ -11,13 +11,19 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    url = context.config.attributes.get("database_url")  # set by tests that migrate a scratch database
+    url = context.config.attributes.get(
+        "database_url"
+    )  # set by tests that migrate a scratch database
     return url or create_app().config["DATABASE_URL"]
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -44,8 +50,13 @@ def _render_item(type_, obj, autogen_context):
 
 def _run(connection) -> None:
     # Batch mode lets SQLite alter tables (it copies them); PostgreSQL alters in place.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True, render_item=_render_item)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        render_item=_render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
     if connection.in_transaction():

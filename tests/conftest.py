@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -21,6 +19,7 @@ from app import ROOT, create_app
 from app.db import Database
 from config import TestConfig
 from tests import factories
+from tests.helpers import migrate
 
 
 def _postgres_url_in_own_schema(url: str) -> tuple[str, str]:
@@ -42,22 +41,25 @@ def _drop_schema(url: str, schema: str) -> None:
     engine.dispose()
 
 
-def migrate(database: Database, revision: str = "head") -> None:
-    config = AlembicConfig(str(ROOT / "alembic.ini"))
-    with database.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
+def _empty_database(directory: Path) -> Iterator[str]:
     server = os.environ.get("TEST_DATABASE_URL", "")
     if not server:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'agrilink-test.db'}"
+        yield f"sqlite:///{directory / 'agrilink-test.db'}"
         return
     url, schema = _postgres_url_in_own_schema(server)
     yield url
     _drop_schema(server, schema)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    yield from _empty_database(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture
+def empty_database_url(tmp_path) -> Iterator[str]:
+    """A database of its own, with no tables, for tests of migrations and of several processes."""
+    yield from _empty_database(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +82,7 @@ def session(app: Flask, database: Database):
     connection = database.engine.connect()
     outer = connection.begin()
     database.bind_to(connection)
-    test_session = factories.bind(connection)
-    with app.app_context():
-        yield test_session
+    yield factories.bind(connection)
     factories.unbind()
     database.unbind()
     outer.rollback()

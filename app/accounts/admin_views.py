@@ -22,8 +22,13 @@ def organisations():
     """The organisations on the platform, pending ones first, filterable by status, kind and name."""
     filters = query_args(OrganisationQuerySchema())
     page = queries.organisations_page(get_session(), **filters)
-    return render_template("admin/organisations.html", page=page, filters=filters,
-                           statuses=list(VerificationStatus), kinds=list(OrgKind))
+    return render_template(
+        "admin/organisations.html",
+        page=page,
+        filters=filters,
+        statuses=list(VerificationStatus),
+        kinds=list(OrgKind),
+    )
 
 
 @bp.get("/organisations/<int:organisation_id>")
@@ -48,8 +53,9 @@ def organisation(organisation_id: int, reject_form: Form | None = None):
 def verify(organisation_id: int):
     """Open trading to an organisation after checking its real-name details."""
     with transaction() as write:
-        verified = services.verify_organisation(write, admin_id=current_user.id,
-                                                organisation_id=organisation_id)
+        verified = services.verify_organisation(
+            write, admin_id=current_user.id, organisation_id=organisation_id
+        )
     flash(_("%(org)s is verified and can trade now.", org=verified.name_zh), "success")
     return redirect(url_for("admin.organisations", status="pending"))
 
@@ -59,9 +65,11 @@ def verify(organisation_id: int):
 def reject(organisation_id: int):
     """Turn an organisation down with the reason it will see."""
     form = Form(RejectOrganisationSchema())
-    if form.validate_on_submit() and form.submit(lambda s: services.reject_organisation(
-        s, admin_id=current_user.id, organisation_id=organisation_id, **form.data
-    )):
+    if form.validate_on_submit() and form.submit(
+        lambda s: services.reject_organisation(
+            s, admin_id=current_user.id, organisation_id=organisation_id, **form.data
+        )
+    ):
         flash(_("The organisation is told what to correct."), "success")
         return redirect(url_for("admin.organisations", status="pending"))
     return organisation(organisation_id, reject_form=form)
@@ -73,5 +81,6 @@ def events():
     """The audit trail: every recorded change, newest first, filterable."""
     filters = query_args(EventQuerySchema())
     page = queries.events_page(get_session(), **filters)
-    return render_template("admin/events.html", page=page, filters=filters,
-                           kinds=queries.event_kinds(get_session()))
+    return render_template(
+        "admin/events.html", page=page, filters=filters, kinds=queries.event_kinds(get_session())
+    )

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from app.accounts import queries, services
-from app.accounts.models import Organisation, User
+from app.accounts.models import Membership, Organisation, User
 from app.accounts.schemas import (
     ApiTokenSchema,
     ChangeRoleSchema,
@@ -26,12 +26,24 @@ from app.accounts.schemas import (
     UserSchema,
 )
 from app.accounts.views import sign_in_limits
-from app.auth import MEMBER, ORG_MANAGERS, PLATFORM_ADMIN, PUBLIC, SIGNED_IN, current_actor, requires
+from app.auth import (
+    MEMBER,
+    ORG_MANAGERS,
+    PLATFORM_ADMIN,
+    PUBLIC,
+    SIGNED_IN,
+    current_actor,
+    requires,
+)
 from app.db import get_session, transaction
 from app.errors import NotFound, NotSignedIn, TooManyRequests
 
-blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1",
-                description="Sign-in tokens, organisations, members and verification.")
+blp = Blueprint(
+    "accounts_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Sign-in tokens, organisations, members and verification.",
+)
 
 _NO_TOKEN_NEEDED = {"security": []}
 
@@ -47,14 +59,20 @@ def create_token(data):
     """Exchange a login and password for a bearer token (shown once)."""
     with transaction() as write:
         issued = services.issue_token_for_credentials(
-            write, address=request.remote_addr or "", limits=sign_in_limits(), **data)
+            write, address=request.remote_addr or "", limits=sign_in_limits(), **data
+        )
     if isinstance(issued, services.SignInOutcome):
         if issued.retry_after:
-            raise TooManyRequests(_("Too many wrong passwords; try again in %(seconds)d seconds.",
-                                    seconds=issued.retry_after), retry_after=issued.retry_after)
+            raise TooManyRequests(
+                _(
+                    "Too many wrong passwords; try again in %(seconds)d seconds.",
+                    seconds=issued.retry_after,
+                ),
+                retry_after=issued.retry_after,
+            )
         raise NotSignedIn(_("Wrong login or password."))
     token, secret = issued
-    return {**ApiTokenSchema().dump(token), "token": secret}
+    return _fields_of(token, ApiTokenSchema, token=secret)
 
 
 @blp.route("/auth/tokens")
@@ -92,7 +110,8 @@ def register(data):
     """Register an organisation with its owner; it can trade once a platform admin verifies it."""
     with transaction() as write:
         membership = services.register_organisation(write, **data)
-        return {"organisation": membership.organisation, "user": membership.user}
+    registered = get_session().get_one(Membership, membership.id)
+    return {"organisation": registered.organisation, "user": registered.user}
 
 
 @blp.route("/organisations/<int:organisation_id>")
@@ -110,7 +129,8 @@ class OrganisationResource(MethodView):
         """Correct an organisation's details (a turned-down one goes back for verification)."""
         with transaction() as write:
             return services.update_organisation(
-                write, actor_id=current_actor().user_id, organisation_id=organisation_id, **data)
+                write, actor_id=current_actor().user_id, organisation_id=organisation_id, **data
+            )
 
 
 @blp.route("/organisations/<int:organisation_id>/members")
@@ -130,15 +150,19 @@ class Member(MethodView):
     def patch(self, data, organisation_id: int, membership_id: int):
         """Give a member another role."""
         with transaction() as write:
-            return services.change_member_role(
-                write, actor_id=current_actor().user_id, membership_id=membership_id, **data)
+            services.change_member_role(
+                write, actor_id=current_actor().user_id, membership_id=membership_id, **data
+            )
+        return get_session().get(Membership, membership_id)
 
     @blp.response(204)
     @requires(MEMBER)
     def delete(self, organisation_id: int, membership_id: int):
         """Remove a member (or leave, with your own membership)."""
         with transaction() as write:
-            services.remove_member(write, actor_id=current_actor().user_id, membership_id=membership_id)
+            services.remove_member(
+                write, actor_id=current_actor().user_id, membership_id=membership_id
+            )
 
 
 @blp.route("/organisations/<int:organisation_id>/invitations", methods=["POST"])
@@ -149,10 +173,14 @@ def invite(data, organisation_id: int):
     """Invite a person by mobile number or email; send them the returned link."""
     with transaction() as write:
         invitation, secret = services.invite_member(
-            write, actor_id=current_actor().user_id, organisation_id=organisation_id,
-            valid_days=current_app.config["INVITATION_DAYS"], **data)
+            write,
+            actor_id=current_actor().user_id,
+            organisation_id=organisation_id,
+            valid_days=current_app.config["INVITATION_DAYS"],
+            **data,
+        )
     link = url_for("organisation.accept_invitation", secret=secret, _external=True)
-    return {**InvitationSchema().dump(invitation), "link": link}
+    return _fields_of(invitation, InvitationSchema, link=link)
 
 
 @blp.route("/admin/organisations")
@@ -171,8 +199,9 @@ def organisations(filters):
 def verify(organisation_id: int):
     """Verify an organisation: it can trade from now on."""
     with transaction() as write:
-        return services.verify_organisation(write, admin_id=current_actor().user_id,
-                                            organisation_id=organisation_id)
+        return services.verify_organisation(
+            write, admin_id=current_actor().user_id, organisation_id=organisation_id
+        )
 
 
 @blp.route("/admin/organisations/<int:organisation_id>/reject", methods=["POST"])
@@ -182,8 +211,9 @@ def verify(organisation_id: int):
 def reject(data, organisation_id: int):
     """Turn an organisation down with the reason it will see."""
     with transaction() as write:
-        return services.reject_organisation(write, admin_id=current_actor().user_id,
-                                            organisation_id=organisation_id, **data)
+        return services.reject_organisation(
+            write, admin_id=current_actor().user_id, organisation_id=organisation_id, **data
+        )
 
 
 @blp.route("/admin/events")
@@ -194,6 +224,13 @@ def events(filters):
     """The audit trail, newest first (X-Total-Count holds the total)."""
     page = queries.events_page(get_session(), **filters)
     return page.items, 200, {"X-Total-Count": str(page.total)}
+
+
+def _fields_of(record, schema, **secrets) -> dict:
+    """A record's documented fields plus the one-time secrets that are never stored."""
+    return {
+        name: getattr(record, name) for name in schema().fields if hasattr(record, name)
+    } | secrets
 
 
 def _visible_organisation(organisation_id: int) -> Organisation:

@@ -18,8 +18,8 @@ ORGANISATION_KEY = "organisation_id"
 def load_user(user_id: str) -> User | None:
     """flask-login's loader: the id carries a version, so 'sign out everywhere' ends old cookies."""
     id_part, _sep, version = user_id.partition(":")
-    if not id_part.isdigit():
-        return None
+    if not id_part.isdigit() or bearer_token() is not None:
+        return None  # a request that shows a token is judged by its token alone
     user = get_session().get(User, int(id_part))
     if user is None or not user.active or str(user.session_version) != version:
         return None
@@ -36,7 +36,9 @@ def load_token_user(_request) -> User | None:
         g.auth_problem = _("This API token is not valid. Create a new one on the API tokens page.")
         return None
     if token.revoked_at is not None:
-        g.auth_problem = _("This API token was revoked on %(when)s.", when=local_datetime(token.revoked_at))
+        g.auth_problem = _(
+            "This API token was revoked on %(when)s.", when=local_datetime(token.revoked_at)
+        )
         return None
     if not token.user.active:
         g.auth_problem = _("The account behind this API token is disabled.")
@@ -57,7 +59,9 @@ def _note_use(token: ApiToken) -> None:
 def actor_of(user: User) -> Actor:
     """The person and the organisation they act for: the token's, or the one chosen in this browser."""
     via_token = "api_token_id" in g
-    if via_token:  # a token acts only for its own organisation, and for none once its person has left
+    if (
+        via_token
+    ):  # a token acts only for its own organisation, and for none once its person has left
         membership = next(
             (m for m in user.memberships if m.organisation_id == g.api_token_organisation_id), None
         )

@@ -25,7 +25,9 @@ class Organisation(Base):
     town: Mapped[str] = mapped_column(String(60), default="")
     village: Mapped[str] = mapped_column(String(60), default="")
     address: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[VerificationStatus] = mapped_column(default=VerificationStatus.pending, index=True)
+    status: Mapped[VerificationStatus] = mapped_column(
+        default=VerificationStatus.pending, index=True
+    )
     rejection_reason: Mapped[str] = mapped_column(String(500), default="")
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,6 +1,6 @@
 """Pages for an organisation's own people: its details, members, roles and invitations."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,7 +12,6 @@ from app.accounts.schemas import (
     InviteMemberSchema,
     UpdateOrganisationSchema,
 )
-from app.accounts.identity import ORGANISATION_KEY
 from app.accounts.views import start_session
 from app.auth import (
     MEMBER,
@@ -40,12 +39,16 @@ def details():
     actor = current_actor()
     organisation = get_session().get_one(Organisation, actor.organisation_id)
     form = Form(UpdateOrganisationSchema(), values=_details(organisation))
-    if form.validate_on_submit() and form.submit(lambda s: services.update_organisation(
-        s, actor_id=actor.user_id, organisation_id=organisation.id, **form.data
-    )):
+    if form.validate_on_submit() and form.submit(
+        lambda s: services.update_organisation(
+            s, actor_id=actor.user_id, organisation_id=organisation.id, **form.data
+        )
+    ):
         flash(_("The details are saved."), "success")
         return redirect(url_for("organisation.details"))
-    return render_template("accounts/organisation.html", organisation=organisation, form=form), form.status
+    return render_template(
+        "accounts/organisation.html", organisation=organisation, form=form
+    ), form.status
 
 
 @bp.route("/members", methods=["GET", "POST"])
@@ -55,9 +58,15 @@ def members():
     actor = current_actor()
     form, link = Form(InviteMemberSchema()), None
     if form.validate_on_submit():
-        created = form.submit(lambda s: services.invite_member(
-            s, actor_id=actor.user_id, organisation_id=actor.organisation_id,
-            valid_days=current_app.config["INVITATION_DAYS"], **form.data))
+        created = form.submit(
+            lambda s: services.invite_member(
+                s,
+                actor_id=actor.user_id,
+                organisation_id=actor.organisation_id,
+                valid_days=current_app.config["INVITATION_DAYS"],
+                **form.data,
+            )
+        )
         if created is not None:
             link = url_for("organisation.accept_invitation", secret=created[1], _external=True)
             form = Form(InviteMemberSchema())
@@ -78,8 +87,11 @@ def change_role(membership_id: int):
     """Give a member another role."""
     form = Form(ChangeRoleSchema())
     if form.validate_on_submit():
-        changed = form.submit(lambda s: services.change_member_role(
-            s, actor_id=current_user.id, membership_id=membership_id, **form.data))
+        changed = form.submit(
+            lambda s: services.change_member_role(
+                s, actor_id=current_user.id, membership_id=membership_id, **form.data
+            )
+        )
         if changed is not None:
             flash(_("The role is changed."), "success")
     for messages in form.errors.values():
@@ -116,13 +128,18 @@ def accept_invitation(secret: str):
     form = Form(AcceptInvitationSchema(), values={"name": invitation.name})
     joined = None
     if request.method == "POST" and current_user.is_authenticated:
-        joined = form.submit(lambda s: services.accept_invitation(s, secret=secret, user_id=current_user.id))
+        joined = form.submit(
+            lambda s: services.accept_invitation(s, secret=secret, user_id=current_user.id)
+        )
     elif form.validate_on_submit():
         joined = form.submit(lambda s: services.accept_invitation(s, secret=secret, **form.data))
     if joined is not None:
-        start_session(joined.user)
-        session[ORGANISATION_KEY] = joined.organisation_id
+        start_session(joined.user.id, organisation_id=joined.organisation_id)
         flash(_("Welcome to %(org)s.", org=invitation.organisation.name_zh), "success")
         return redirect(url_for("dashboards.dashboard"))
-    return render_template("accounts/invitation.html", invitation=invitation, form=form,
-                           state=invitation.state(utcnow())), form.status
+    return render_template(
+        "accounts/invitation.html",
+        invitation=invitation,
+        form=form,
+        state=invitation.state(utcnow()),
+    ), form.status

@@ -40,8 +40,14 @@ def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def organisations_page(session: Session, *, status: VerificationStatus | None = None,
-                       kind: OrgKind | None = None, q: str = "", page: int = 1) -> Page:
+def organisations_page(
+    session: Session,
+    *,
+    status: VerificationStatus | None = None,
+    kind: OrgKind | None = None,
+    q: str = "",
+    page: int = 1,
+) -> Page:
     """Organisations for the admin, pending first, then newest."""
     pending_first = case((Organisation.status == VerificationStatus.pending, 0), else_=1)
     query = select(Organisation).order_by(pending_first, Organisation.id.desc())
@@ -51,8 +57,13 @@ def organisations_page(session: Session, *, status: VerificationStatus | None = 
         query = query.where(Organisation.kind == kind)
     if q:
         pattern = f"%{q}%"
-        query = query.where(or_(Organisation.name_zh.like(pattern), Organisation.name_en.ilike(pattern),
-                                Organisation.credit_code == q.upper()))
+        query = query.where(
+            or_(
+                Organisation.name_zh.like(pattern),
+                Organisation.name_en.ilike(pattern),
+                Organisation.credit_code == q.upper(),
+            )
+        )
     return paginate(session, query, page=page)
 
 
@@ -62,22 +73,35 @@ def count_pending_organisations(session: Session) -> int:
 
 
 def count_members(session: Session, organisation_id: int) -> int:
-    return session.scalar(select(func.count()).where(Membership.organisation_id == organisation_id)) or 0
+    return (
+        session.scalar(select(func.count()).where(Membership.organisation_id == organisation_id))
+        or 0
+    )
 
 
 def managers_of(session: Session, organisation_id: int) -> list[str]:
     query = (
         select(Membership)
         .options(joinedload(Membership.user))
-        .where(Membership.organisation_id == organisation_id,
-               Membership.role.in_([Role.owner, Role.manager]))
+        .where(
+            Membership.organisation_id == organisation_id,
+            Membership.role.in_([Role.owner, Role.manager]),
+        )
     )
     return [membership.user.name for membership in session.scalars(query)]
 
 
-def events_page(session: Session, *, kind: str = "", organisation_id: int | None = None,
-                actor_id: int | None = None, since: date | None = None, until: date | None = None,
-                page: int = 1, size: int = 50) -> Page:
+def events_page(
+    session: Session,
+    *,
+    kind: str = "",
+    organisation_id: int | None = None,
+    actor_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> Page:
     """The event log, newest first, for the audit pages."""
     query = select(Event).order_by(Event.id.desc())
     if kind:

@@ -23,11 +23,17 @@ class CreditCode(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         code = normalise_credit_code(super()._deserialize(value, attr, data, **kwargs))
         problems = {
-            "length": _("A unified social credit code has 18 characters; this one has %(n)d.", n=len(code)),
-            "alphabet": _("A unified social credit code uses digits and capital letters except I, O, S, "
-                          "V and Z."),
-            "check": _("The last character does not match the rest of the code; please check it "
-                       "against the business licence."),
+            "length": _(
+                "A unified social credit code has 18 characters; this one has %(n)d.", n=len(code)
+            ),
+            "alphabet": _(
+                "A unified social credit code uses digits and capital letters except I, O, S, "
+                "V and Z."
+            ),
+            "check": _(
+                "The last character does not match the rest of the code; please check it "
+                "against the business licence."
+            ),
         }
         problem = credit_code_problem(code)
         if problem:
@@ -41,7 +47,9 @@ class Mobile(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         number = normalise_mobile(super()._deserialize(value, attr, data, **kwargs))
         if not is_mainland_mobile(number):
-            raise ValidationError(_("Enter a mainland mobile number of 11 digits, such as 13908520001."))
+            raise ValidationError(
+                _("Enter a mainland mobile number of 11 digits, such as 13908520001.")
+            )
         return number
 
 
@@ -52,7 +60,9 @@ class ContactPhone(fields.String):
         number = normalise_mobile(super()._deserialize(value, attr, data, **kwargs))
         if not (is_mainland_mobile(number) or _LANDLINE.fullmatch(number)):
             raise ValidationError(
-                _("Enter a mobile number (13908520001) or a landline with its area code (0851-27221234).")
+                _(
+                    "Enter a mobile number (13908520001) or a landline with its area code (0851-27221234)."
+                )
             )
         return number
 
@@ -104,7 +114,9 @@ class OrganisationDetailsSchema(Schema):
 
 
 class RegisterOrganisationSchema(OrganisationDetailsSchema):
-    kind = fields.Enum(OrgKind, required=True, validate=validate.OneOf(sorted(SELF_REGISTERING_KINDS)))
+    kind = fields.Enum(
+        OrgKind, required=True, validate=validate.OneOf(sorted(SELF_REGISTERING_KINDS))
+    )
     credit_code = CreditCode(required=True)
     owner_name = _text(60)
     owner_phone = Mobile(load_default=None)
@@ -115,8 +127,9 @@ class RegisterOrganisationSchema(OrganisationDetailsSchema):
     @validates_schema
     def _needs_a_way_to_sign_in(self, data, **kwargs) -> None:
         if not data.get("owner_phone") and not data.get("owner_email"):
-            raise ValidationError(_("Give a mobile number or an email address to sign in with."),
-                                  "owner_phone")
+            raise ValidationError(
+                _("Give a mobile number or an email address to sign in with."), "owner_phone"
+            )
 
 
 class UpdateOrganisationSchema(OrganisationDetailsSchema):
@@ -125,14 +138,18 @@ class UpdateOrganisationSchema(OrganisationDetailsSchema):
 
 class SignInSchema(Schema):
     login = Login(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=128)
+    )
     remember = fields.Boolean(load_default=False)
     next = fields.String(load_default="")
 
 
 class TokenRequestSchema(Schema):
     login = Login(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=128)
+    )
     name = _text(80, required=False, metadata={"description": "A label to recognise the token by."})
 
 
@@ -240,7 +257,9 @@ class InvitationSchema(Schema):
     name = fields.String()
     role = fields.Enum(Role)
     expires_at = fields.DateTime()
-    link = fields.String(metadata={"description": "Only in the answer that creates it: send it to the person."})
+    link = fields.String(
+        metadata={"description": "Only in the answer that creates it: send it to the person."}
+    )
 
 
 class ApiTokenSchema(Schema):
@@ -254,7 +273,11 @@ class ApiTokenSchema(Schema):
 
 
 class NewApiTokenSchema(ApiTokenSchema):
-    token = fields.String(metadata={"description": "The secret, shown this once. Send it as 'Authorization: Bearer <token>'."})
+    token = fields.String(
+        metadata={
+            "description": "The secret, shown this once. Send it as 'Authorization: Bearer <token>'."
+        }
+    )
 
 
 class EventSchema(Schema):

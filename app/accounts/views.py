@@ -1,6 +1,15 @@
 """Pages for a person: sign in and out, register an organisation, profile, password, API tokens."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -40,10 +49,14 @@ def sign_in_limits() -> services.SignInLimits:
     )
 
 
-def start_session(user: User, *, remember: bool = False) -> None:
+def start_session(
+    user_id: int, *, organisation_id: int | None = None, remember: bool = False
+) -> None:
+    """Sign this browser in as the person, acting for `organisation_id` (else their first)."""
+    user = get_session().get_one(User, user_id)
     login_user(user, remember=remember)
     session["language"] = user.language
-    membership = current_membership(user, None)
+    membership = current_membership(user, organisation_id)
     session[ORGANISATION_KEY] = membership.organisation_id if membership else None
 
 
@@ -56,23 +69,41 @@ def sign_in():
         return render_template("accounts/sign_in.html", form=form), form.status
     data = form.data
     try:
-        outcome = form.submit(lambda s: services.attempt_sign_in(
-            s, login=data["login"], password=data["password"], address=request.remote_addr or "",
-            limits=sign_in_limits()))
+        outcome = form.submit(
+            lambda s: services.attempt_sign_in(
+                s,
+                login=data["login"],
+                password=data["password"],
+                address=request.remote_addr or "",
+                limits=sign_in_limits(),
+            )
+        )
     except TooManyRequests as refusal:
         return _sign_in_refused(form, refusal)
     if outcome is None:
         return render_template("accounts/sign_in.html", form=form), form.status
     if outcome.retry_after:
-        return _sign_in_refused(form, TooManyRequests(
-            _("That was %(n)d wrong passwords in a row. For the account's safety, sign-in is paused for "
-              "%(seconds)d seconds.", n=sign_in_limits().max_failures, seconds=outcome.retry_after),
-            retry_after=outcome.retry_after))
+        return _sign_in_refused(
+            form,
+            TooManyRequests(
+                _(
+                    "That was %(n)d wrong passwords in a row. For the account's safety, sign-in is paused for "
+                    "%(seconds)d seconds.",
+                    n=sign_in_limits().max_failures,
+                    seconds=outcome.retry_after,
+                ),
+                retry_after=outcome.retry_after,
+            ),
+        )
     if outcome.user is None:
-        form.errors[FORM_ERROR] = [_("Wrong mobile number, email or password. %(n)d tries left before a "
-                                     "short pause.", n=outcome.failures_left)]
+        form.errors[FORM_ERROR] = [
+            _(
+                "Wrong mobile number, email or password. %(n)d tries left before a short pause.",
+                n=outcome.failures_left,
+            )
+        ]
         return render_template("accounts/sign_in.html", form=form), 401
-    start_session(outcome.user, remember=data["remember"])
+    start_session(outcome.user.id, remember=data["remember"])
     return redirect(safe_next(data["next"]) or url_for("dashboards.dashboard"))
 
 
@@ -95,14 +126,21 @@ def sign_out():
 @requires(PUBLIC)
 def register():
     """Let a cooperative, farm, enterprise, supermarket, school or trader sign up."""
-    form = Form(RegisterOrganisationSchema(), values={"kind": request.args.get("kind", "cooperative")})
+    form = Form(
+        RegisterOrganisationSchema(), values={"kind": request.args.get("kind", "cooperative")}
+    )
     if form.validate_on_submit():
         membership = form.submit(lambda s: services.register_organisation(s, **form.data))
         if membership is not None:
-            start_session(membership.user)
-            flash(_("Welcome to AgriLink. %(org)s is registered and awaits verification by the platform; "
+            start_session(membership.user.id)
+            flash(
+                _(
+                    "Welcome to AgriLink. %(org)s is registered and awaits verification by the platform; "
                     "meanwhile you can invite your team and look around.",
-                    org=membership.organisation.name_zh), "success")
+                    org=membership.organisation.name_zh,
+                ),
+                "success",
+            )
             return redirect(url_for("dashboards.dashboard"))
     kinds = [(kind.value, kind_label(kind)) for kind in sorted(SELF_REGISTERING_KINDS)]
     return render_template("accounts/register.html", form=form, kinds=kinds), form.status
@@ -116,8 +154,9 @@ def set_language(code: str):
         session["language"] = code
         if current_user.is_authenticated:
             with transaction() as write:
-                services.update_profile(write, user_id=current_user.id, name=current_user.name,
-                                        language=code)
+                services.update_profile(
+                    write, user_id=current_user.id, name=current_user.name, language=code
+                )
     return redirect(safe_next(request.args.get("next")) or back_url(url_for("dashboards.home")))
 
 
@@ -152,9 +191,11 @@ def change_password():
     """Set a new password; other browsers are signed out."""
     form = Form(ChangePasswordSchema())
     if form.validate_on_submit():
-        user = form.submit(lambda s: services.change_password(s, user_id=current_user.id, **form.data))
+        user = form.submit(
+            lambda s: services.change_password(s, user_id=current_user.id, **form.data)
+        )
         if user is not None:
-            start_session(user)
+            start_session(user.id)
             flash(_("Your password is changed. Other browsers have been signed out."), "success")
             return redirect(url_for("accounts.profile"))
     return _account_page(password_form=form)
@@ -167,17 +208,23 @@ def sign_out_everywhere():
     with transaction() as write:
         services.sign_out_everywhere(write, user_id=current_user.id)
     logout_user()
-    flash(_("You are signed out on every device. API tokens keep working until you revoke them."), "info")
+    flash(
+        _("You are signed out on every device. API tokens keep working until you revoke them."),
+        "info",
+    )
     return redirect(url_for("accounts.sign_in"))
 
 
 def _account_page(*, profile_form: Form | None = None, password_form: Form | None = None):
     user = current_user
-    profile_form = profile_form or Form(ProfileSchema(), values={"name": user.name, "language": user.language})
+    profile_form = profile_form or Form(
+        ProfileSchema(), values={"name": user.name, "language": user.language}
+    )
     password_form = password_form or Form(ChangePasswordSchema())
     status = max(profile_form.status, password_form.status)
-    return render_template("accounts/profile.html", profile_form=profile_form,
-                           password_form=password_form), status
+    return render_template(
+        "accounts/profile.html", profile_form=profile_form, password_form=password_form
+    ), status
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -186,12 +233,20 @@ def tokens():
     """Create and list API tokens for a system (an ERP, say) acting as this person."""
     form, secret = Form(CreateTokenSchema()), None
     if form.validate_on_submit():
-        created = form.submit(lambda s: services.create_api_token(
-            s, user_id=current_user.id, organisation_id=current_actor().organisation_id, **form.data))
+        created = form.submit(
+            lambda s: services.create_api_token(
+                s,
+                user_id=current_user.id,
+                organisation_id=current_actor().organisation_id,
+                **form.data,
+            )
+        )
         if created is not None:
             secret, form = created[1], Form(CreateTokenSchema())
     listed = queries.tokens_of(get_session(), current_user.id)
-    return render_template("accounts/tokens.html", form=form, tokens=listed, secret=secret), form.status
+    return render_template(
+        "accounts/tokens.html", form=form, tokens=listed, secret=secret
+    ), form.status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
@@ -200,6 +255,11 @@ def revoke_token(token_id: int):
     """Stop a token working at once."""
     with transaction() as write:
         token = services.revoke_api_token(write, actor_id=current_user.id, token_id=token_id)
-    flash(_("The token “%(name)s” is revoked; calls with it are refused from now on.", name=token.name),
-          "success")
+    flash(
+        _(
+            "The token “%(name)s” is revoked; calls with it are refused from now on.",
+            name=token.name,
+        ),
+        "success",
+    )
     return redirect(url_for("accounts.tokens"))

@@ -54,8 +54,12 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
 def _no_organisation_panel() -> Panel:
     return Panel(
         title=_("Join an organisation"),
-        lines=[_("You are not in any organisation yet. Register yours, or ask its manager for an "
-                 "invitation link.")],
+        lines=[
+            _(
+                "You are not in any organisation yet. Register yours, or ask its manager for an "
+                "invitation link."
+            )
+        ],
         actions=[Action(_("Register an organisation"), url_for("accounts.register"), primary=True)],
         tone="warning",
     )
@@ -67,17 +71,29 @@ def _verification_panel(actor: Actor) -> Panel | None:
     if actor.status == VerificationStatus.rejected:
         return Panel(
             title=_("Verification: details need correcting"),
-            lines=[_("The platform could not verify %(org)s: %(reason)s", org=actor.organisation_name,
-                     reason=actor.rejection_reason),
-                   _("Correct the details and save; they go back for verification.")],
-            actions=[Action(_("Correct the details"), url_for("organisation.details"), primary=True)],
+            lines=[
+                _(
+                    "The platform could not verify %(org)s: %(reason)s",
+                    org=actor.organisation_name,
+                    reason=actor.rejection_reason,
+                ),
+                _("Correct the details and save; they go back for verification."),
+            ],
+            actions=[
+                Action(_("Correct the details"), url_for("organisation.details"), primary=True)
+            ],
             tone="bad",
         )
     return Panel(
         title=_("Awaiting verification"),
-        lines=[_("A platform admin checks %(org)s against its business licence, usually within one "
-                 "working day.", org=actor.organisation_name),
-               _("Until then you can look around and invite your team, but not trade.")],
+        lines=[
+            _(
+                "A platform admin checks %(org)s against its business licence, usually within one "
+                "working day.",
+                org=actor.organisation_name,
+            ),
+            _("Until then you can look around and invite your team, but not trade."),
+        ],
         actions=[Action(_("Check the details"), url_for("organisation.details"))],
         tone="warning",
     )
@@ -87,8 +103,15 @@ def _role_panel(actor: Actor) -> Panel:
     title, text = _audience_text(actor)
     return Panel(
         title=title,
-        lines=[text, _("You are %(role)s at %(org)s (%(kind)s).", role=role_label(actor.role),
-                       org=actor.organisation_name, kind=kind_label(actor.kind))],
+        lines=[
+            text,
+            _(
+                "You are %(role)s at %(org)s (%(kind)s).",
+                role=role_label(actor.role),
+                org=actor.organisation_name,
+                kind=kind_label(actor.kind),
+            ),
+        ],
         tone="good" if actor.status == VerificationStatus.verified else "neutral",
     )
 
@@ -97,28 +120,35 @@ def _audience_text(actor: Actor) -> tuple[str, str]:
     if actor.kind in SELLER_KINDS:
         return _("Sell your produce"), _(
             "List tea, rice, chili, vegetables and fruit with grade, origin and batch; answer orders and "
-            "order contracts from supermarkets and schools; ship with a delivery note.")
+            "order contracts from supermarkets and schools; ship with a delivery note."
+        )
     if actor.kind == OrgKind.school:
         return _("Feed your students from local farms"), _(
             "Buy vegetables, rice and tea from Meitan's cooperatives with delivery before 06:30, inspect "
-            "at the gate, and pay on account.")
+            "at the gate, and pay on account."
+        )
     if actor.kind == OrgKind.supermarket:
         return _("Stock your shelves from the source"), _(
             "Order from several cooperatives in one checkout, buy on contract, and connect your ERP "
-            "through the API.")
+            "through the API."
+        )
     if actor.kind in BUYER_KINDS:
         return _("Trade tea at the exchange"), _(
-            "Fund your exchange deposit, then list, bid and buy tea lots backed by warehouse receipts.")
+            "Fund your exchange deposit, then list, bid and buy tea lots backed by warehouse receipts."
+        )
     if actor.kind == OrgKind.warehouse:
         return _("Issue warehouse receipts"), _(
-            "Weigh and grade incoming tea lots and issue electronic warehouse receipts to depositors.")
+            "Weigh and grade incoming tea lots and issue electronic warehouse receipts to depositors."
+        )
     if actor.kind == OrgKind.exchange:
         return _("Keep the market fair"), _(
             "Watch every trade as it happens, act on alerts, halt a market when needed, and keep an "
-            "audit trail of what you did.")
+            "audit trail of what you did."
+        )
     return _("Run the platform"), _(
         "Verify organisations against their business licences, and follow everything that happens in "
-        "the audit trail.")
+        "the audit trail."
+    )
 
 
 def _team_panel(session: Session, actor: Actor) -> Panel:
@@ -130,21 +160,33 @@ def _team_panel(session: Session, actor: Actor) -> Panel:
         title=_("Your team"),
         figure=str(count),
         lines=lines,
-        actions=[Action(_("Members and invitations"), url_for("organisation.members"), primary=count == 1)],
+        actions=[
+            Action(
+                _("Members and invitations"), url_for("organisation.members"), primary=count == 1
+            )
+        ],
     )
 
 
 def _review_panel(session: Session) -> Panel:
     pending = accounts.count_pending_organisations(session)
-    lines = ([_("Organisations await verification. Check each against its business licence.")]
-             if pending else [_("No organisation is waiting for verification.")])
+    lines = (
+        [_("Organisations await verification. Check each against its business licence.")]
+        if pending
+        else [_("No organisation is waiting for verification.")]
+    )
     return Panel(
         title=_("Verification queue"),
         figure=str(pending),
         lines=lines,
-        actions=[Action(_("Review organisations"), url_for("admin.organisations", status="pending"),
-                        primary=bool(pending)),
-                 Action(_("Audit trail"), url_for("admin.events"))],
+        actions=[
+            Action(
+                _("Review organisations"),
+                url_for("admin.organisations", status="pending"),
+                primary=bool(pending),
+            ),
+            Action(_("Audit trail"), url_for("admin.events")),
+        ],
         tone="warning" if pending else "good",
     )
 
@@ -153,6 +195,8 @@ def _api_panel() -> Panel:
     return Panel(
         title=_("Connect your systems"),
         lines=[_("Your IT team can call the AgriLink JSON API with a token.")],
-        actions=[Action(_("API tokens"), url_for("accounts.tokens")),
-                 Action(_("API documentation"), url_for("dashboards.api_docs"))],
+        actions=[
+            Action(_("API tokens"), url_for("accounts.tokens")),
+            Action(_("API documentation"), url_for("dashboards.api_docs")),
+        ],
     )

@@ -25,8 +25,11 @@ def home():
 def dashboard():
     """The signed-in person's dashboard, made for their organisation and role."""
     actor = current_actor()
-    return render_template("dashboards/dashboard.html", panels=panels_for(get_session(), actor),
-                           memberships=sorted(current_user.memberships, key=lambda m: m.id))
+    return render_template(
+        "dashboards/dashboard.html",
+        panels=panels_for(get_session(), actor),
+        memberships=sorted(current_user.memberships, key=lambda m: m.id),
+    )
 
 
 @bp.get("/api/v1/docs")

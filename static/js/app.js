@@ -1,4 +1,14 @@
-// AgriLink's little JavaScript: confirmations and copy buttons. Pages work without it.
+// AgriLink's little JavaScript: the phone menu, confirmations and copy buttons. Pages work without it.
+document.documentElement.classList.add("js");
+
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  const nav = document.getElementById(toggle.getAttribute("aria-controls"));
+  const open = nav.classList.toggle("open");
+  toggle.setAttribute("aria-expanded", String(open));
+});
+
 document.addEventListener("submit", (event) => {
   const button = event.submitter;
   const question = button && button.dataset.confirm;

@@ -74,10 +74,14 @@ def test_the_exchange_cannot_register_itself(session):
 
 def test_an_admin_verifies_a_pending_organisation_and_the_log_says_who(session):
     organisation = OrganisationFactory(pending=True)
-    admin = MembershipFactory(role=Role.admin, organisation=OrganisationFactory(kind=OrgKind.platform))
+    admin = MembershipFactory(
+        role=Role.admin, organisation=OrganisationFactory(kind=OrgKind.platform)
+    )
     now = utcnow()
 
-    services.verify_organisation(session, admin_id=admin.user_id, organisation_id=organisation.id, now=now)
+    services.verify_organisation(
+        session, admin_id=admin.user_id, organisation_id=organisation.id, now=now
+    )
 
     assert organisation.status == VerificationStatus.verified
     assert organisation.reviewed_by_id == admin.user_id
@@ -88,14 +92,20 @@ def test_an_admin_verifies_a_pending_organisation_and_the_log_says_who(session):
 def test_verifying_twice_is_refused(session):
     organisation = OrganisationFactory()
     with pytest.raises(Conflict):
-        services.verify_organisation(session, admin_id=UserFactory().id, organisation_id=organisation.id)
+        services.verify_organisation(
+            session, admin_id=UserFactory().id, organisation_id=organisation.id
+        )
 
 
 def test_a_rejected_organisation_goes_back_to_the_queue_when_it_corrects_its_details(session):
     owner = member(status=VerificationStatus.rejected, rejection_reason="名称与营业执照不符")
 
-    services.update_organisation(session, actor_id=owner.user_id, organisation_id=owner.organisation_id,
-                                 name_zh="湄潭县龙凤村茶叶专业合作社")
+    services.update_organisation(
+        session,
+        actor_id=owner.user_id,
+        organisation_id=owner.organisation_id,
+        name_zh="湄潭县龙凤村茶叶专业合作社",
+    )
 
     assert owner.organisation.status == VerificationStatus.pending
     assert owner.organisation.name_zh == "湄潭县龙凤村茶叶专业合作社"
@@ -104,23 +114,35 @@ def test_a_rejected_organisation_goes_back_to_the_queue_when_it_corrects_its_det
 def test_staff_cannot_change_the_organisation_details(session):
     staff = member(role=Role.staff)
     with pytest.raises(PermissionDenied):
-        services.update_organisation(session, actor_id=staff.user_id,
-                                     organisation_id=staff.organisation_id, name_zh="别的名字")
+        services.update_organisation(
+            session,
+            actor_id=staff.user_id,
+            organisation_id=staff.organisation_id,
+            name_zh="别的名字",
+        )
 
 
 def test_an_invited_person_joins_with_the_role_of_the_invitation(session):
     owner = member()
     invitation, secret = services.invite_member(
-        session, actor_id=owner.user_id, organisation_id=owner.organisation_id,
-        contact="13908520099", role=Role.inspector)
+        session,
+        actor_id=owner.user_id,
+        organisation_id=owner.organisation_id,
+        contact="13908520099",
+        role=Role.inspector,
+    )
 
-    joined = services.accept_invitation(session, secret=secret, name="周强", password="inspector pass")
+    joined = services.accept_invitation(
+        session, secret=secret, name="周强", password="inspector pass"
+    )
 
     assert joined.role == Role.inspector
     assert joined.user.phone == "13908520099"
     assert invitation.accepted_by_id == joined.user.id
     assert [e.kind for e in session.scalars(select(Event).order_by(Event.id))][-2:] == [
-        "member.invited", "member.joined"]
+        "member.invited",
+        "member.joined",
+    ]
 
 
 def test_an_invitation_works_only_once(session):
@@ -135,7 +157,9 @@ def test_an_invitation_works_only_once(session):
 def test_an_expired_invitation_is_refused(session):
     InvitationFactory(secret="agl_old", expires_at=utcnow() - timedelta(minutes=1))
     with pytest.raises(RuleViolation, match="expired"):
-        services.accept_invitation(session, secret="agl_old", name="周强", password="inspector pass")
+        services.accept_invitation(
+            session, secret="agl_old", name="周强", password="inspector pass"
+        )
 
 
 def test_an_unknown_invitation_link_is_not_found(session):
@@ -146,32 +170,51 @@ def test_an_unknown_invitation_link_is_not_found(session):
 def test_a_school_has_no_live_stream_host_role(session):
     owner = member(kind=OrgKind.school)
     with pytest.raises(RuleViolation) as refused:
-        services.invite_member(session, actor_id=owner.user_id, organisation_id=owner.organisation_id,
-                               contact="13908520098", role=Role.host)
+        services.invite_member(
+            session,
+            actor_id=owner.user_id,
+            organisation_id=owner.organisation_id,
+            contact="13908520098",
+            role=Role.host,
+        )
     assert refused.value.field == "role"
 
 
 def test_a_manager_cannot_make_someone_owner(session):
     manager = member(role=Role.manager)
     with pytest.raises(RuleViolation, match="owner"):
-        services.invite_member(session, actor_id=manager.user_id,
-                               organisation_id=manager.organisation_id, contact="13908520097",
-                               role=Role.owner)
+        services.invite_member(
+            session,
+            actor_id=manager.user_id,
+            organisation_id=manager.organisation_id,
+            contact="13908520097",
+            role=Role.owner,
+        )
 
 
 def test_staff_cannot_invite(session):
     staff = member(role=Role.staff)
     with pytest.raises(PermissionDenied):
-        services.invite_member(session, actor_id=staff.user_id, organisation_id=staff.organisation_id,
-                               contact="13908520096", role=Role.staff)
+        services.invite_member(
+            session,
+            actor_id=staff.user_id,
+            organisation_id=staff.organisation_id,
+            contact="13908520096",
+            role=Role.staff,
+        )
 
 
 def test_inviting_an_existing_member_is_refused_on_the_contact_field(session):
     owner = member()
     colleague = MembershipFactory(organisation=owner.organisation, role=Role.staff)
     with pytest.raises(Conflict) as refused:
-        services.invite_member(session, actor_id=owner.user_id, organisation_id=owner.organisation_id,
-                               contact=colleague.user.phone, role=Role.staff)
+        services.invite_member(
+            session,
+            actor_id=owner.user_id,
+            organisation_id=owner.organisation_id,
+            contact=colleague.user.phone,
+            role=Role.staff,
+        )
     assert refused.value.field == "contact"
 
 
@@ -180,8 +223,9 @@ def test_the_last_owner_can_neither_leave_nor_be_demoted(session):
     with pytest.raises(RuleViolation, match="needs an owner"):
         services.remove_member(session, actor_id=owner.user_id, membership_id=owner.id)
     with pytest.raises(RuleViolation, match="needs an owner"):
-        services.change_member_role(session, actor_id=owner.user_id, membership_id=owner.id,
-                                    role=Role.manager)
+        services.change_member_role(
+            session, actor_id=owner.user_id, membership_id=owner.id, role=Role.manager
+        )
 
 
 def test_a_manager_removes_a_member(session):
@@ -197,7 +241,9 @@ def test_a_manager_removes_a_member(session):
 def test_a_correct_password_signs_in_and_is_recorded(session):
     user = UserFactory(phone="13908520001")
 
-    outcome = services.attempt_sign_in(session, login="13908520001", password=PASSWORD, address="10.0.0.1")
+    outcome = services.attempt_sign_in(
+        session, login="13908520001", password=PASSWORD, address="10.0.0.1"
+    )
 
     assert outcome.user is user
     assert session.scalar(select(SignInAttempt.succeeded)) is True
@@ -205,8 +251,10 @@ def test_a_correct_password_signs_in_and_is_recorded(session):
 
 def test_each_wrong_password_counts_down_the_tries_left(session):
     UserFactory(phone="13908520001")
-    outcomes = [services.attempt_sign_in(session, login="13908520001", password="wrong", address="10.0.0.1")
-                for _ in range(3)]
+    outcomes = [
+        services.attempt_sign_in(session, login="13908520001", password="wrong", address="10.0.0.1")
+        for _ in range(3)
+    ]
     assert [o.failures_left for o in outcomes] == [4, 3, 2]
     assert all(o.user is None for o in outcomes)
 
@@ -215,19 +263,39 @@ def test_the_fifth_wrong_password_in_a_minute_pauses_sign_in(session):
     UserFactory(phone="13908520001")
     now = utcnow()
     for second in range(4):
-        services.attempt_sign_in(session, login="13908520001", password="wrong", address="10.0.0.1",
-                                 now=now + timedelta(seconds=second))
+        services.attempt_sign_in(
+            session,
+            login="13908520001",
+            password="wrong",
+            address="10.0.0.1",
+            now=now + timedelta(seconds=second),
+        )
 
-    fifth = services.attempt_sign_in(session, login="13908520001", password="wrong", address="10.0.0.1",
-                                     now=now + timedelta(seconds=4))
+    fifth = services.attempt_sign_in(
+        session,
+        login="13908520001",
+        password="wrong",
+        address="10.0.0.1",
+        now=now + timedelta(seconds=4),
+    )
     assert fifth.retry_after == 56  # until the first failure, at second 0, leaves the minute
 
     with pytest.raises(TooManyRequests) as paused:
-        services.attempt_sign_in(session, login="13908520001", password=PASSWORD, address="10.0.0.1",
-                                 now=now + timedelta(seconds=10))
+        services.attempt_sign_in(
+            session,
+            login="13908520001",
+            password=PASSWORD,
+            address="10.0.0.1",
+            now=now + timedelta(seconds=10),
+        )
     assert paused.value.retry_after == 50
     assert paused.value.headers["Retry-After"] == "50"
-    assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "user.locked_out")) == 1
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Event).where(Event.kind == "user.locked_out")
+        )
+        == 1
+    )
 
 
 def test_sign_in_opens_again_when_old_failures_leave_the_window(session):
@@ -236,7 +304,9 @@ def test_sign_in_opens_again_when_old_failures_leave_the_window(session):
     for _ in range(5):
         SignInAttemptFactory(login="13908520001", created_at=long_ago)
 
-    outcome = services.attempt_sign_in(session, login="13908520001", password=PASSWORD, address="10.0.0.1")
+    outcome = services.attempt_sign_in(
+        session, login="13908520001", password=PASSWORD, address="10.0.0.1"
+    )
 
     assert outcome.user is not None
 
@@ -249,7 +319,9 @@ def test_many_failures_from_one_address_pause_it_across_accounts(session):
 
 
 def test_an_unknown_login_fails_like_a_wrong_password(session):
-    outcome = services.attempt_sign_in(session, login="nobody@example.com", password="x", address="10.0.0.1")
+    outcome = services.attempt_sign_in(
+        session, login="nobody@example.com", password="x", address="10.0.0.1"
+    )
     assert outcome.user is None
     assert outcome.failures_left == 4
 
@@ -258,12 +330,14 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(ses
     user = UserFactory()
     before = user.get_id()
     with pytest.raises(RuleViolation) as refused:
-        services.change_password(session, user_id=user.id, current_password="wrong",
-                                 new_password="brand new password")
+        services.change_password(
+            session, user_id=user.id, current_password="wrong", new_password="brand new password"
+        )
     assert refused.value.field == "current_password"
 
-    services.change_password(session, user_id=user.id, current_password=PASSWORD,
-                             new_password="brand new password")
+    services.change_password(
+        session, user_id=user.id, current_password=PASSWORD, new_password="brand new password"
+    )
 
     assert password_matches(user.password_hash, "brand new password")
     assert user.get_id() != before
@@ -279,8 +353,9 @@ def test_signing_out_everywhere_changes_the_session_id(session):
 def test_an_api_token_is_stored_only_as_a_digest(session):
     owner = member(kind=OrgKind.supermarket)
 
-    token, secret = services.create_api_token(session, user_id=owner.user_id,
-                                              organisation_id=owner.organisation_id, name="ERP")
+    token, secret = services.create_api_token(
+        session, user_id=owner.user_id, organisation_id=owner.organisation_id, name="ERP"
+    )
 
     assert secret.startswith("agl_") and len(secret) > 40
     assert secret not in (token.digest, token.prefix)
@@ -289,8 +364,9 @@ def test_an_api_token_is_stored_only_as_a_digest(session):
 
 def test_a_token_for_an_organisation_one_is_not_in_is_refused(session):
     with pytest.raises(PermissionDenied):
-        services.create_api_token(session, user_id=UserFactory().id,
-                                  organisation_id=OrganisationFactory().id, name="ERP")
+        services.create_api_token(
+            session, user_id=UserFactory().id, organisation_id=OrganisationFactory().id, name="ERP"
+        )
 
 
 def test_someone_elses_token_cannot_be_revoked(session):
@@ -320,9 +396,13 @@ def test_purging_forgets_only_attempts_older_than_a_day(session):
 
 def test_the_platform_sets_up_a_verified_warehouse(session):
     organisation = services.set_up_organisation(
-        session, kind=OrgKind.warehouse, name_zh="中国茶城仓储有限公司",
-        credit_code=OrganisationFactory.build().credit_code, legal_representative="罗斌",
-        contact_phone="13908520011")
+        session,
+        kind=OrgKind.warehouse,
+        name_zh="中国茶城仓储有限公司",
+        credit_code=OrganisationFactory.build().credit_code,
+        legal_representative="罗斌",
+        contact_phone="13908520011",
+    )
 
     assert organisation.status == VerificationStatus.verified
     assert session.get(Organisation, organisation.id).kind == OrgKind.warehouse
@@ -330,10 +410,25 @@ def test_the_platform_sets_up_a_verified_warehouse(session):
 
 def test_operators_add_a_member_straight_in(session):
     exchange = OrganisationFactory(kind=OrgKind.exchange)
-    membership = services.add_member(session, organisation_id=exchange.id, name="郑洁", phone="13908520012",
-                                     password="officer password", role=Role.officer)
+    membership = services.add_member(
+        session,
+        organisation_id=exchange.id,
+        name="郑洁",
+        phone="13908520012",
+        password="officer password",
+        role=Role.officer,
+    )
     assert membership.user.phone == "13908520012"
     with pytest.raises(RuleViolation):
-        services.add_member(session, organisation_id=exchange.id, name="x", phone="13908520013",
-                            password="officer password", role=Role.host)
-    assert session.scalar(select(func.count()).select_from(User).where(User.phone == "13908520013")) == 0
+        services.add_member(
+            session,
+            organisation_id=exchange.id,
+            name="x",
+            phone="13908520013",
+            password="officer password",
+            role=Role.host,
+        )
+    assert (
+        session.scalar(select(func.count()).select_from(User).where(User.phone == "13908520013"))
+        == 0
+    )

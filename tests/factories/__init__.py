@@ -37,7 +37,9 @@ def _all_factories(cls=BaseFactory):
 
 def bind(connection: Connection) -> Session:
     """Give every factory a session on the test's connection; returns it for the test to use."""
-    session = Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+    )
     for factory in _all_factories():
         factory._meta.sqlalchemy_session = session
     return session

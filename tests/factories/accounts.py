@@ -39,7 +39,9 @@ class OrganisationFactory(BaseFactory):
 
     class Params:
         pending = factory.Trait(status=VerificationStatus.pending)
-        rejected = factory.Trait(status=VerificationStatus.rejected, rejection_reason="名称与营业执照不符")
+        rejected = factory.Trait(
+            status=VerificationStatus.rejected, rejection_reason="名称与营业执照不符"
+        )
 
 
 class UserFactory(BaseFactory):
@@ -62,7 +64,9 @@ class MembershipFactory(BaseFactory):
     role = Role.owner
 
 
-def member(kind: OrgKind = OrgKind.cooperative, role: Role = Role.owner, **organisation) -> Membership:
+def member(
+    kind: OrgKind = OrgKind.cooperative, role: Role = Role.owner, **organisation
+) -> Membership:
     """A person with `role` in a new organisation of `kind` (verified unless told otherwise)."""
     return MembershipFactory(role=role, organisation=OrganisationFactory(kind=kind, **organisation))
 

@@ -1,0 +1,1 @@
+"""Site-wide pages: the front page, role dashboards, API documentation."""

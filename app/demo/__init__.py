@@ -1,0 +1,1 @@
+"""Demo data for newcomers: `flask seed-demo`."""

@@ -1,0 +1,151 @@
+"""Every route, walked by every kind of person: each is allowed or refused exactly as its rule says.
+
+A route added later without a rule fails test_every_route_declares_who_may_use_it, and a route whose guard
+misbehaves for some kind of person fails the walk, so new capabilities are covered without new tests here.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask, url_for
+from werkzeug.routing import IntegerConverter
+
+from app.auth import (
+    ROLES_BY_KIND,
+    SELF_REGISTERING_KINDS,
+    Actor,
+    NotSignedIn,
+    OrgKind,
+    Role,
+    VerificationStatus,
+    access_rule,
+)
+from tests.factories import UserFactory, member
+from tests.helpers import sign_in
+
+_WALKED_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Persona:
+    label: str
+    kind: OrgKind | None = None
+    role: Role | None = None
+    status: VerificationStatus = VerificationStatus.verified
+    signed_in: bool = True
+
+
+PERSONAS = [
+    Persona("anonymous", signed_in=False),
+    Persona("signed in, in no organisation"),
+    *[
+        Persona(f"{kind} {role}", kind, role)
+        for kind, roles in ROLES_BY_KIND.items()
+        for role in roles
+    ],
+    *[
+        Persona(f"pending {kind} owner", kind, Role.owner, VerificationStatus.pending)
+        for kind in sorted(SELF_REGISTERING_KINDS)
+    ],
+    Persona(
+        "rejected cooperative manager",
+        OrgKind.cooperative,
+        Role.manager,
+        VerificationStatus.rejected,
+    ),
+]
+
+
+def walked_routes(app: Flask):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods & _WALKED_METHODS):
+            arguments = {
+                name: 999999 if isinstance(converter, IntegerConverter) else "not-a-real-one"
+                for name, converter in rule._converters.items()
+            }
+            if rule.endpoint == "static":
+                arguments = {"filename": "css/app.css"}
+            with app.test_request_context():
+                yield rule.endpoint, method, url_for(rule.endpoint, **arguments)
+
+
+def test_every_route_declares_who_may_use_it(app):
+    undeclared = [
+        (endpoint, method)
+        for endpoint, method, _url in walked_routes(app)
+        if access_rule(app, endpoint, method) is None
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=[p.label for p in PERSONAS])
+def test_each_route_allows_or_refuses_this_person_as_its_rule_says(app, client, session, persona):
+    actor = _sign_in_as(client, persona)
+    mismatches = []
+    for endpoint, method, url in walked_routes(app):
+        with app.test_request_context():
+            refusal = access_rule(app, endpoint, method).refusal(actor)
+        response = client.open(url, method=method)
+        outcome = _outcome(response)
+        expected = (
+            "allowed"
+            if refusal is None
+            else ("not signed in" if isinstance(refusal, NotSignedIn) else "forbidden")
+        )
+        if outcome != expected or response.status_code >= 500:
+            mismatches.append(f"{method} {url}: expected {expected}, got {response.status_code}")
+    assert mismatches == []
+
+
+def _sign_in_as(client, persona: Persona) -> Actor:
+    if not persona.signed_in:
+        return Actor()
+    if persona.kind is None:
+        user = UserFactory()
+        sign_in(client, user)
+        return Actor(user_id=user.id, user_name=user.name)
+    membership = member(kind=persona.kind, role=persona.role, status=persona.status)
+    sign_in(client, membership.user, membership.organisation)
+    organisation = membership.organisation
+    return Actor(
+        user_id=membership.user_id,
+        user_name=membership.user.name,
+        organisation_id=organisation.id,
+        organisation_name=organisation.name_zh,
+        kind=organisation.kind,
+        role=membership.role,
+        status=organisation.status,
+    )
+
+
+def _outcome(response) -> str:
+    if response.status_code == 401 or (
+        response.status_code == 302 and "/sign-in" in response.headers.get("Location", "")
+    ):
+        return "not signed in"
+    if response.status_code == 403:
+        return "forbidden"
+    return "allowed"
+
+
+def test_only_platform_admins_reach_verification_and_the_audit_trail(client, session):
+    admin = member(kind=OrgKind.platform, role=Role.admin)
+    officer = member(kind=OrgKind.exchange, role=Role.officer)
+    manager = member(kind=OrgKind.cooperative, role=Role.manager)
+
+    for membership, expected in ((admin, 200), (officer, 403), (manager, 403)):
+        sign_in(client, membership.user, membership.organisation)
+        assert client.get("/admin/organisations").status_code == expected
+        assert client.get("/admin/events").status_code == expected
+
+
+def test_a_refusal_says_why(client, session):
+    manager = member(
+        kind=OrgKind.cooperative, role=Role.manager, name_zh="湄潭县龙凤村茶叶专业合作社"
+    )
+    sign_in(client, manager.user, manager.organisation)
+
+    page = client.get("/admin/organisations").get_data(as_text=True)
+
+    assert "仅限平台运营方使用" in page
+    assert "湄潭县龙凤村茶叶专业合作社 是农民专业合作社" in page
