@@ -40,7 +40,7 @@ translations: $(VENV)/.installed
 # After adding or changing visible strings: refresh the catalog, then translate the new entries.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --width 100
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete --ignore-pot-creation-date
 
 migrate: $(VENV)/.installed
 	$(BIN)/alembic upgrade head

@@ -12,6 +12,7 @@ from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
 from marshmallow import fields as ma_fields
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.i18n import translate_validation_messages
@@ -138,6 +139,15 @@ def handle_http_exception(error: HTTPException):
     )
 
 
+def handle_integrity_error(error: IntegrityError):
+    """Two requests wrote the same unique thing at once; the later one is told to look again."""
+    log.warning("integrity error in request %s: %s", g.get("request_id"), error.orig)
+    message = _(
+        "Someone else saved the same thing at the same moment. Reload the page and try again."
+    )
+    return render_error(409, "conflict", message)
+
+
 def handle_unexpected_error(error: Exception):
     log.exception("unexpected error in request %s", g.get("request_id"), exc_info=error)
     message = _(
@@ -188,4 +198,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected_error)

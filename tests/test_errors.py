@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from flask import Blueprint
+from sqlalchemy.exc import IntegrityError
 
 from app import create_app
 from app.auth import PUBLIC, requires
@@ -60,3 +61,15 @@ def test_pages_carry_security_headers_and_the_session_cookie_is_guarded(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_unique_clash_between_two_writers_is_a_409_not_a_500(failing_app):
+    @failing_app.get("/api/v1/clash")
+    @requires(PUBLIC)
+    def clash():
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key value"))
+
+    response = failing_app.test_client().get("/api/v1/clash")
+
+    assert response.status_code == 409
+    assert response.get_json()["type"] == "conflict"

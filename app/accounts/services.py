@@ -320,6 +320,9 @@ class SignInOutcome:
     user: User | None
     failures_left: int = 0
     retry_after: int = 0  # seconds; set when this failure locked the account
+    # On success: wrong passwords tried on this account since its previous sign-in, so that its owner
+    # hears about someone guessing.
+    failures_since_last_sign_in: int = 0
 
 
 def attempt_sign_in(
@@ -342,7 +345,9 @@ def attempt_sign_in(
     if succeeded:
         if password_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        return SignInOutcome(user=user)
+        return SignInOutcome(
+            user=user, failures_since_last_sign_in=_failures_since_last_success(session, login, now)
+        )
     session.flush()  # the count below includes this failure
     failures = _recent_failures(session, SignInAttempt.login == login, limits, now)
     if len(failures) >= limits.max_failures:
@@ -689,6 +694,22 @@ def _recent_failures(
         SignInAttempt.created_at >= (last_success or since),
     )
     return list(session.scalars(query.order_by(SignInAttempt.created_at)))
+
+
+def _failures_since_last_success(session: Session, login: str, now: datetime) -> int:
+    previous_success = session.scalar(
+        select(func.max(SignInAttempt.created_at)).where(
+            SignInAttempt.login == login,
+            SignInAttempt.succeeded.is_(True),
+            SignInAttempt.created_at < now,
+        )
+    )
+    query = select(func.count()).where(
+        SignInAttempt.login == login, SignInAttempt.succeeded.is_(False)
+    )
+    if previous_success is not None:
+        query = query.where(SignInAttempt.created_at > previous_success)
+    return session.scalar(query) or 0
 
 
 def _seconds_until_unlocked(

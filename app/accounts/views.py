@@ -104,6 +104,15 @@ def sign_in():
         ]
         return render_template("accounts/sign_in.html", form=form), 401
     start_session(outcome.user.id, remember=data["remember"])
+    if outcome.failures_since_last_sign_in:
+        flash(
+            _(
+                "Someone typed a wrong password for your account %(n)d times since you last signed in. "
+                "If that was not you, change your password now.",
+                n=outcome.failures_since_last_sign_in,
+            ),
+            "warning",
+        )
     return redirect(safe_next(data["next"]) or url_for("dashboards.dashboard"))
 
 

@@ -432,3 +432,31 @@ def test_operators_add_a_member_straight_in(session):
         session.scalar(select(func.count()).select_from(User).where(User.phone == "13908520013"))
         == 0
     )
+
+
+def test_signing_in_after_someone_guessed_tells_how_many_wrong_passwords_were_tried(session):
+    UserFactory(phone="13908520001")
+    now = utcnow()
+    services.attempt_sign_in(
+        session,
+        login="13908520001",
+        password=PASSWORD,
+        address="10.0.0.1",
+        now=now - timedelta(hours=2),
+    )
+    for minutes in (30, 20, 10):
+        SignInAttemptFactory(login="13908520001", created_at=now - timedelta(minutes=minutes))
+
+    warned = services.attempt_sign_in(
+        session, login="13908520001", password=PASSWORD, address="10.0.0.1", now=now
+    )
+    quiet = services.attempt_sign_in(
+        session,
+        login="13908520001",
+        password=PASSWORD,
+        address="10.0.0.1",
+        now=now + timedelta(seconds=1),
+    )
+
+    assert warned.failures_since_last_sign_in == 3
+    assert quiet.failures_since_last_sign_in == 0

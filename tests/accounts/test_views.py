@@ -299,3 +299,15 @@ def test_an_invitation_that_was_withdrawn_says_so(client, session):
     page = client.get("/organisation/join/agl_withdrawn").get_data(as_text=True)
 
     assert "已撤回" in page or "withdrawn" in page
+
+
+def test_the_owner_hears_about_wrong_passwords_at_the_next_sign_in(client, session):
+    UserFactory(phone="13908520001")
+    for _ in range(2):
+        post_form(client, "/sign-in", {"login": "13908520001", "password": "guess"})
+
+    page = post_form(
+        client, "/sign-in", {"login": "13908520001", "password": PASSWORD}, follow_redirects=True
+    ).get_data(as_text=True)
+
+    assert "输错了 2 次密码" in page
