@@ -53,6 +53,7 @@ class VerificationStatus(StrEnum):
     rejected = "rejected"
 
 
+MANAGING_ROLES = frozenset({Role.owner, Role.manager})  # who runs an organisation on the platform
 SELLER_KINDS = frozenset({OrgKind.cooperative, OrgKind.family_farm, OrgKind.enterprise})
 BUYER_KINDS = frozenset({OrgKind.supermarket, OrgKind.school, OrgKind.trader})
 # Kinds a newcomer may register; the warehouse, the exchange and the platform are set up by the platform.
@@ -217,9 +218,7 @@ def member_of(
 PUBLIC = Access(N_("anyone"), signed_in=False)
 SIGNED_IN = Access(N_("anyone signed in"))
 MEMBER = Access(N_("members of an organisation"), member=True)
-ORG_MANAGERS = Access(
-    N_("owners and managers"), member=True, roles=frozenset({Role.owner, Role.manager})
-)
+ORG_MANAGERS = Access(N_("owners and managers"), member=True, roles=MANAGING_ROLES)
 EXCHANGE_STAFF = member_of(
     N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor]
 )

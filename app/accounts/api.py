@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from app.accounts import queries, services
+from app.accounts import people, queries, services, tokens
 from app.accounts.models import Membership, Organisation, User
 from app.accounts.schemas import (
     ApiTokenSchema,
@@ -58,10 +58,10 @@ _NO_TOKEN_NEEDED = {"security": []}
 def create_token(data):
     """Exchange a login and password for a bearer token (shown once)."""
     with transaction() as write:
-        issued = services.issue_token_for_credentials(
+        issued = tokens.issue_token_for_credentials(
             write, address=request.remote_addr or "", limits=sign_in_limits(), **data
         )
-    if isinstance(issued, services.SignInOutcome):
+    if isinstance(issued, people.SignInOutcome):
         if issued.retry_after:
             raise TooManyRequests(
                 _(
@@ -90,7 +90,7 @@ class Tokens(MethodView):
 def revoke_token(token_id: int):
     """Revoke a token; calls with it are refused at once."""
     with transaction() as write:
-        services.revoke_api_token(write, actor_id=current_actor().user_id, token_id=token_id)
+        tokens.revoke_api_token(write, actor_id=current_actor().user_id, token_id=token_id)
 
 
 @blp.route("/me")

@@ -6,7 +6,7 @@ from flask import g, session
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.accounts import services
+from app.accounts import tokens
 from app.accounts.models import ApiToken, Membership, User
 from app.auth import Actor, bearer_token, token_digest
 from app.db import get_session, transaction, utcnow
@@ -53,7 +53,7 @@ def _note_use(token: ApiToken) -> None:
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=15):
         with transaction() as write:
-            services.note_token_use(write, token_id=token.id, now=now)
+            tokens.note_token_use(write, token_id=token.id, now=now)
 
 
 def actor_of(user: User) -> Actor:

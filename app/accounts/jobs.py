@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from app.accounts import services
+from app.accounts import people
 from app.db import transaction
 from app.jobs import Job
 
@@ -10,7 +10,7 @@ from app.jobs import Job
 def purge_sign_in_attempts(now: datetime | None = None) -> dict[str, int]:
     """Forget old sign-in attempts; they only matter for the lockout window."""
     with transaction() as session:
-        return {"deleted": services.purge_sign_in_attempts(session, now=now)}
+        return {"deleted": people.purge_sign_in_attempts(session, now=now)}
 
 
 JOBS = [

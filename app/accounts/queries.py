@@ -15,6 +15,13 @@ from app.events import Event
 _LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
 
+def membership_of(session: Session, user_id: int, organisation_id: int) -> Membership | None:
+    query = select(Membership).where(
+        Membership.user_id == user_id, Membership.organisation_id == organisation_id
+    )
+    return session.scalar(query)
+
+
 def members_of(session: Session, organisation_id: int) -> list[Membership]:
     query = (
         select(Membership)

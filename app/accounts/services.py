@@ -1,17 +1,16 @@
 """Accounts use cases: organisations register and get verified, people join them, sign in, and get tokens."""
 
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import events
-from app.accounts.models import ApiToken, Invitation, Membership, Organisation, SignInAttempt, User
+from app.accounts.models import Invitation, Membership, Organisation, User
+from app.accounts.queries import membership_of
 from app.auth import (
+    MANAGING_ROLES,
     ROLES_BY_KIND,
     SELF_REGISTERING_KINDS,
     OrgKind,
@@ -20,16 +19,11 @@ from app.auth import (
     hash_password,
     kind_label,
     new_token,
-    password_matches,
-    password_needs_rehash,
     role_label,
     token_digest,
 )
 from app.db import utcnow
-from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation, TooManyRequests
-
-MANAGING_ROLES = (Role.owner, Role.manager)
-
+from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 
 # --- organisations --------------------------------------------------------------------------------
 
@@ -38,28 +32,25 @@ def register_organisation(
     session: Session,
     *,
     kind: OrgKind,
-    name_zh: str,
-    credit_code: str,
-    legal_representative: str,
-    contact_phone: str,
     owner_name: str,
     password: str,
     owner_phone: str | None = None,
     owner_email: str | None = None,
-    name_en: str = "",
-    town: str = "",
-    village: str = "",
-    address: str = "",
     language: str = "zh_CN",
     now: datetime | None = None,
+    **details: str,
 ) -> Membership:
-    """Create an organisation awaiting verification, with its first person as owner."""
+    """Create an organisation awaiting verification, with its first person as owner.
+
+    `details` are the organisation's registered particulars: name_zh, credit_code, legal_representative,
+    contact_phone, and optionally name_en, town, village, address.
+    """
     if kind not in SELF_REGISTERING_KINDS:
         raise RuleViolation(
             _("A %(kind)s is set up by the platform, not registered.", kind=kind_label(kind)),
             field="kind",
         )
-    _ensure_credit_code_free(session, credit_code)
+    organisation = _new_organisation(session, kind=kind, now=now, **details)
     owner = _new_user(
         session,
         name=owner_name,
@@ -69,30 +60,11 @@ def register_organisation(
         language=language,
         now=now,
     )
-    organisation = Organisation(
-        kind=kind,
-        name_zh=name_zh,
-        name_en=name_en,
-        credit_code=credit_code,
-        legal_representative=legal_representative,
-        contact_phone=contact_phone,
-        town=town,
-        village=village,
-        address=address,
-        created_at=now or utcnow(),
-    )
     membership = Membership(user=owner, organisation=organisation, role=Role.owner)
-    session.add_all([organisation, membership])
+    session.add(membership)
     session.flush()  # the event names the new organisation and person by id
-    _record(
-        session,
-        "organisation.registered",
-        organisation,
-        owner.id,
-        now,
-        name=name_zh,
-        kind=kind.value,
-    )
+    _record(session, "organisation.registered", organisation, owner.id, now,
+            name=organisation.name_zh, kind=kind.value)  # fmt: skip
     return membership
 
 
@@ -219,7 +191,7 @@ def accept_invitation(
         session.flush()  # the invitation records who accepted it
     else:
         user = session.get_one(User, user_id)
-        if _membership(session, user.id, invitation.organisation_id):
+        if membership_of(session, user.id, invitation.organisation_id):
             raise Conflict(
                 _("You are already a member of %(org)s.", org=invitation.organisation.name_zh)
             )
@@ -305,196 +277,6 @@ def remove_member(
     session.delete(membership)
 
 
-# --- people and sign-in ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SignInLimits:
-    max_failures: int = 5
-    max_failures_per_address: int = 20
-    window_seconds: int = 60
-
-
-@dataclass(frozen=True)
-class SignInOutcome:
-    user: User | None
-    failures_left: int = 0
-    retry_after: int = 0  # seconds; set when this failure locked the account
-    # On success: wrong passwords tried on this account since its previous sign-in, so that its owner
-    # hears about someone guessing.
-    failures_since_last_sign_in: int = 0
-
-
-def attempt_sign_in(
-    session: Session,
-    *,
-    login: str,
-    password: str,
-    address: str,
-    limits: SignInLimits = SignInLimits(),
-    now: datetime | None = None,
-) -> SignInOutcome:
-    """Check a password, counting failures so that guessing soon meets a pause."""
-    now = now or utcnow()
-    _refuse_while_locked(session, login, address, limits, now)
-    user = user_by_login(session, login)
-    # Spend the same time whether or not the account exists, so timing reveals nothing.
-    succeeded = password_matches(user.password_hash if user else _absent_user_hash(), password)
-    succeeded = succeeded and user is not None and user.active
-    session.add(SignInAttempt(login=login, address=address, succeeded=succeeded, created_at=now))
-    if succeeded:
-        if password_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        return SignInOutcome(
-            user=user, failures_since_last_sign_in=_failures_since_last_success(session, login, now)
-        )
-    session.flush()  # the count below includes this failure
-    failures = _recent_failures(session, SignInAttempt.login == login, limits, now)
-    if len(failures) >= limits.max_failures:
-        events.record(
-            session,
-            "user.locked_out",
-            actor_id=user.id if user else None,
-            now=now,
-            subject=f"login:{login}",
-            payload={"address": address},
-        )
-        return SignInOutcome(user=None, retry_after=_seconds_until_unlocked(failures, limits, now))
-    return SignInOutcome(user=None, failures_left=limits.max_failures - len(failures))
-
-
-def user_by_login(session: Session, login: str) -> User | None:
-    column = User.email if "@" in login else User.phone
-    return session.scalar(select(User).where(column == login))
-
-
-def update_profile(session: Session, *, user_id: int, name: str, language: str) -> User:
-    """Change how a person is named and which language they read."""
-    user = session.get_one(User, user_id)
-    user.name, user.language = name, language
-    return user
-
-
-def change_password(
-    session: Session,
-    *,
-    user_id: int,
-    current_password: str,
-    new_password: str,
-    now: datetime | None = None,
-) -> User:
-    """Set a new password and sign out every other browser."""
-    user = session.get_one(User, user_id)
-    if not password_matches(user.password_hash, current_password):
-        raise RuleViolation(_("That is not your current password."), field="current_password")
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
-    events.record(
-        session, "user.password_changed", actor_id=user.id, subject=f"user:{user.id}", now=now
-    )
-    return user
-
-
-def sign_out_everywhere(session: Session, *, user_id: int, now: datetime | None = None) -> User:
-    """End every signed-in browser session of this person (API tokens are revoked separately)."""
-    user = session.get_one(User, user_id)
-    user.session_version += 1
-    events.record(
-        session, "user.signed_out_everywhere", actor_id=user.id, subject=f"user:{user.id}", now=now
-    )
-    return user
-
-
-# --- API tokens -----------------------------------------------------------------------------------
-
-
-def create_api_token(
-    session: Session,
-    *,
-    user_id: int,
-    organisation_id: int | None,
-    name: str,
-    now: datetime | None = None,
-) -> tuple[ApiToken, str]:
-    """Issue a bearer token acting as this person in this organisation; the secret is returned once."""
-    if organisation_id is not None and _membership(session, user_id, organisation_id) is None:
-        raise PermissionDenied(_("You can only create tokens for an organisation you belong to."))
-    secret = new_token()
-    token = ApiToken(
-        user_id=user_id,
-        organisation_id=organisation_id,
-        name=name or _("API token"),
-        prefix=secret[:12],
-        digest=token_digest(secret),
-        created_at=now or utcnow(),
-    )
-    session.add(token)
-    session.flush()  # the event names the token
-    events.record(
-        session,
-        "api_token.created",
-        organisation_id=organisation_id,
-        actor_id=user_id,
-        subject=f"api_token:{token.id}",
-        payload={"name": token.name},
-        now=now,
-    )
-    return token, secret
-
-
-def issue_token_for_credentials(
-    session: Session,
-    *,
-    login: str,
-    password: str,
-    name: str,
-    address: str,
-    limits: SignInLimits = SignInLimits(),
-    now: datetime | None = None,
-) -> tuple[ApiToken, str] | SignInOutcome:
-    """POST /auth/token: a token for a correct login and password, else the failed outcome."""
-    outcome = attempt_sign_in(
-        session, login=login, password=password, address=address, limits=limits, now=now
-    )
-    if outcome.user is None:
-        return outcome
-    first = next(iter(sorted(outcome.user.memberships, key=lambda m: m.id)), None)
-    return create_api_token(
-        session,
-        user_id=outcome.user.id,
-        name=name,
-        now=now,
-        organisation_id=first.organisation_id if first else None,
-    )
-
-
-def revoke_api_token(
-    session: Session, *, actor_id: int, token_id: int, now: datetime | None = None
-) -> ApiToken:
-    """Stop a token working, at once. Its owner, or a manager of its organisation, may do this."""
-    token = session.get(ApiToken, token_id)
-    if token is None or not _may_revoke(session, actor_id, token):
-        raise NotFound(_("That token does not exist or is not yours."))
-    if token.revoked_at is None:
-        token.revoked_at = now or utcnow()
-        events.record(
-            session,
-            "api_token.revoked",
-            organisation_id=token.organisation_id,
-            actor_id=actor_id,
-            subject=f"api_token:{token.id}",
-            now=now,
-        )
-    return token
-
-
-def purge_sign_in_attempts(session: Session, *, now: datetime | None = None) -> int:
-    """Forget sign-in attempts older than a day; they only matter for a few minutes."""
-    cutoff = (now or utcnow()) - timedelta(days=1)
-    result = session.execute(delete(SignInAttempt).where(SignInAttempt.created_at < cutoff))
-    return result.rowcount
-
-
 # --- rules shared by the use cases above ----------------------------------------------------------
 
 
@@ -556,6 +338,15 @@ def _new_user(
     return user
 
 
+def _new_organisation(
+    session: Session, *, credit_code: str, now: datetime | None, **fields
+) -> Organisation:
+    _ensure_credit_code_free(session, credit_code)
+    organisation = Organisation(credit_code=credit_code, created_at=now or utcnow(), **fields)
+    session.add(organisation)
+    return organisation
+
+
 def _ensure_credit_code_free(session: Session, credit_code: str) -> None:
     if session.scalar(select(Organisation.id).where(Organisation.credit_code == credit_code)):
         raise Conflict(
@@ -583,18 +374,10 @@ def _get_membership(session: Session, membership_id: int) -> Membership:
     return membership
 
 
-def _membership(session: Session, user_id: int, organisation_id: int) -> Membership | None:
-    return session.scalar(
-        select(Membership).where(
-            Membership.user_id == user_id, Membership.organisation_id == organisation_id
-        )
-    )
-
-
 def _managed_organisation(session: Session, actor_id: int, organisation_id: int) -> Organisation:
     """The organisation, if `actor_id` is one of its owners or managers."""
     organisation = _get_organisation(session, organisation_id)
-    membership = _membership(session, actor_id, organisation_id)
+    membership = membership_of(session, actor_id, organisation_id)
     if membership is None or membership.role not in MANAGING_ROLES:
         raise PermissionDenied(
             _("Only an owner or manager of %(org)s can do this.", org=organisation.name_zh)
@@ -615,7 +398,7 @@ def _ensure_role_fits(
             ),
             field="role",
         )
-    actor = _membership(session, actor_id, organisation.id)
+    actor = membership_of(session, actor_id, organisation.id)
     if role == Role.owner and (actor is None or actor.role != Role.owner):
         raise RuleViolation(_("Only an owner can make someone an owner."), field="role")
 
@@ -643,139 +426,17 @@ def _member_with_contact(session: Session, organisation_id: int, contact: str) -
     )
 
 
-def _may_revoke(session: Session, actor_id: int, token: ApiToken) -> bool:
-    if token.user_id == actor_id:
-        return True
-    if token.organisation_id is None:
-        return False
-    membership = _membership(session, actor_id, token.organisation_id)
-    return membership is not None and membership.role in MANAGING_ROLES
-
-
-def _refuse_while_locked(
-    session: Session, login: str, address: str, limits: SignInLimits, now: datetime
-) -> None:
-    failures = _recent_failures(session, SignInAttempt.login == login, limits, now)
-    if len(failures) >= limits.max_failures:
-        wait = _seconds_until_unlocked(failures, limits, now)
-        raise TooManyRequests(
-            _(
-                "Too many wrong passwords for this account. For its safety, sign-in is paused; try "
-                "again in %(seconds)d seconds.",
-                seconds=wait,
-            ),
-            retry_after=wait,
-        )
-    failures = _recent_failures(session, SignInAttempt.address == address, limits, now)
-    if len(failures) >= limits.max_failures_per_address:
-        wait = _seconds_until_unlocked(failures, limits, now, limits.max_failures_per_address)
-        raise TooManyRequests(
-            _(
-                "Too many failed sign-ins from your network. Try again in %(seconds)d seconds.",
-                seconds=wait,
-            ),
-            retry_after=wait,
-        )
-
-
-def _recent_failures(
-    session: Session, condition, limits: SignInLimits, now: datetime
-) -> list[datetime]:
-    """Times of failures within the window and after the last success, oldest first."""
-    since = now - timedelta(seconds=limits.window_seconds)
-    last_success = session.scalar(
-        select(func.max(SignInAttempt.created_at)).where(
-            condition, SignInAttempt.succeeded.is_(True), SignInAttempt.created_at >= since
-        )
-    )
-    query = select(SignInAttempt.created_at).where(
-        condition,
-        SignInAttempt.succeeded.is_(False),
-        SignInAttempt.created_at >= (last_success or since),
-    )
-    return list(session.scalars(query.order_by(SignInAttempt.created_at)))
-
-
-def _failures_since_last_success(session: Session, login: str, now: datetime) -> int:
-    previous_success = session.scalar(
-        select(func.max(SignInAttempt.created_at)).where(
-            SignInAttempt.login == login,
-            SignInAttempt.succeeded.is_(True),
-            SignInAttempt.created_at < now,
-        )
-    )
-    query = select(func.count()).where(
-        SignInAttempt.login == login, SignInAttempt.succeeded.is_(False)
-    )
-    if previous_success is not None:
-        query = query.where(SignInAttempt.created_at > previous_success)
-    return session.scalar(query) or 0
-
-
-def _seconds_until_unlocked(
-    failures: list[datetime], limits: SignInLimits, now: datetime, limit: int | None = None
-) -> int:
-    # Enough of the oldest failures must leave the window for the count to drop below the limit.
-    limit = limit or limits.max_failures
-    deciding = failures[len(failures) - limit]
-    remaining = limits.window_seconds - (now - deciding).total_seconds()
-    return max(1, math.ceil(remaining))
-
-
-@cache
-def _absent_user_hash() -> str:
-    return hash_password("no account has this password")
-
-
-def note_token_use(session: Session, *, token_id: int, now: datetime | None = None) -> None:
-    """Remember roughly when a token was last used (to the quarter hour, to keep API calls cheap)."""
-    now = now or utcnow()
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token_id)
-        .where(
-            or_(
-                ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - timedelta(minutes=15)
-            )
-        )
-        .values(last_used_at=now)
-    )
-
-
 def set_up_organisation(
-    session: Session,
-    *,
-    kind: OrgKind,
-    name_zh: str,
-    credit_code: str,
-    legal_representative: str,
-    contact_phone: str,
-    name_en: str = "",
-    town: str = "",
-    village: str = "",
-    address: str = "",
-    now: datetime | None = None,
+    session: Session, *, kind: OrgKind, now: datetime | None = None, **details: str
 ) -> Organisation:
     """Create an organisation on the platform's side (warehouse, exchange, platform): verified at once."""
-    _ensure_credit_code_free(session, credit_code)
     now = now or utcnow()
-    organisation = Organisation(
-        kind=kind,
-        name_zh=name_zh,
-        name_en=name_en,
-        credit_code=credit_code,
-        legal_representative=legal_representative,
-        contact_phone=contact_phone,
-        town=town,
-        village=village,
-        address=address,
-        status=VerificationStatus.verified,
-        reviewed_at=now,
-        created_at=now,
+    organisation = _new_organisation(
+        session, kind=kind, now=now, status=VerificationStatus.verified, reviewed_at=now, **details
     )
-    session.add(organisation)
     session.flush()  # the event names the organisation
-    _record(session, "organisation.set_up", organisation, None, now, name=name_zh, kind=kind.value)
+    _record(session, "organisation.set_up", organisation, None, now,
+            name=organisation.name_zh, kind=kind.value)  # fmt: skip
     return organisation
 
 

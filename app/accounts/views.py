@@ -13,7 +13,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.accounts import queries, services
+from app.accounts import people, queries, services
+from app.accounts import tokens as api_tokens
 from app.accounts.identity import ORGANISATION_KEY, current_membership
 from app.accounts.models import User
 from app.accounts.schemas import (
@@ -40,9 +41,9 @@ from app.web import back_url, safe_next
 bp = Blueprint("accounts", __name__)
 
 
-def sign_in_limits() -> services.SignInLimits:
+def sign_in_limits() -> people.SignInLimits:
     config = current_app.config
-    return services.SignInLimits(
+    return people.SignInLimits(
         max_failures=config["SIGN_IN_MAX_FAILURES"],
         max_failures_per_address=config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"],
         window_seconds=config["SIGN_IN_WINDOW_SECONDS"],
@@ -70,7 +71,7 @@ def sign_in():
     data = form.data
     try:
         outcome = form.submit(
-            lambda s: services.attempt_sign_in(
+            lambda s: people.attempt_sign_in(
                 s,
                 login=data["login"],
                 password=data["password"],
@@ -163,7 +164,7 @@ def set_language(code: str):
         session["language"] = code
         if current_user.is_authenticated:
             with transaction() as write:
-                services.update_profile(
+                people.update_profile(
                     write, user_id=current_user.id, name=current_user.name, language=code
                 )
     return redirect(safe_next(request.args.get("next")) or back_url(url_for("dashboards.home")))
@@ -186,7 +187,7 @@ def profile():
     user = current_user
     form = Form(ProfileSchema(), values={"name": user.name, "language": user.language})
     if form.validate_on_submit() and form.submit(
-        lambda s: services.update_profile(s, user_id=user.id, **form.data)
+        lambda s: people.update_profile(s, user_id=user.id, **form.data)
     ):
         session["language"] = form.data["language"]
         flash(_("Your profile is saved."), "success")
@@ -201,7 +202,7 @@ def change_password():
     form = Form(ChangePasswordSchema())
     if form.validate_on_submit():
         user = form.submit(
-            lambda s: services.change_password(s, user_id=current_user.id, **form.data)
+            lambda s: people.change_password(s, user_id=current_user.id, **form.data)
         )
         if user is not None:
             start_session(user.id)
@@ -215,7 +216,7 @@ def change_password():
 def sign_out_everywhere():
     """End every session of this person, in every browser, including this one."""
     with transaction() as write:
-        services.sign_out_everywhere(write, user_id=current_user.id)
+        people.sign_out_everywhere(write, user_id=current_user.id)
     logout_user()
     flash(
         _("You are signed out on every device. API tokens keep working until you revoke them."),
@@ -243,7 +244,7 @@ def tokens():
     form, secret = Form(CreateTokenSchema()), None
     if form.validate_on_submit():
         created = form.submit(
-            lambda s: services.create_api_token(
+            lambda s: api_tokens.create_api_token(
                 s,
                 user_id=current_user.id,
                 organisation_id=current_actor().organisation_id,
@@ -263,7 +264,7 @@ def tokens():
 def revoke_token(token_id: int):
     """Stop a token working at once."""
     with transaction() as write:
-        token = services.revoke_api_token(write, actor_id=current_user.id, token_id=token_id)
+        token = api_tokens.revoke_api_token(write, actor_id=current_user.id, token_id=token_id)
     flash(
         _(
             "The token “%(name)s” is revoked; calls with it are refused from now on.",

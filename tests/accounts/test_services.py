@@ -4,21 +4,18 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts import services
-from app.accounts.models import Membership, Organisation, SignInAttempt, User
+from app.accounts.models import Membership, Organisation, User
 from app.auth import OrgKind, Role, VerificationStatus, password_matches
 from app.db import utcnow
-from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation, TooManyRequests
+from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.events import Event
 from tests.factories import (
-    ApiTokenFactory,
     InvitationFactory,
     MembershipFactory,
     OrganisationFactory,
-    SignInAttemptFactory,
     UserFactory,
     member,
 )
-from tests.factories.accounts import PASSWORD
 
 REGISTRATION = dict(
     kind=OrgKind.school,
@@ -238,162 +235,6 @@ def test_a_manager_removes_a_member(session):
     assert session.get(Membership, staff.id) is None
 
 
-def test_a_correct_password_signs_in_and_is_recorded(session):
-    user = UserFactory(phone="13908520001")
-
-    outcome = services.attempt_sign_in(
-        session, login="13908520001", password=PASSWORD, address="10.0.0.1"
-    )
-
-    assert outcome.user is user
-    assert session.scalar(select(SignInAttempt.succeeded)) is True
-
-
-def test_each_wrong_password_counts_down_the_tries_left(session):
-    UserFactory(phone="13908520001")
-    outcomes = [
-        services.attempt_sign_in(session, login="13908520001", password="wrong", address="10.0.0.1")
-        for _ in range(3)
-    ]
-    assert [o.failures_left for o in outcomes] == [4, 3, 2]
-    assert all(o.user is None for o in outcomes)
-
-
-def test_the_fifth_wrong_password_in_a_minute_pauses_sign_in(session):
-    UserFactory(phone="13908520001")
-    now = utcnow()
-    for second in range(4):
-        services.attempt_sign_in(
-            session,
-            login="13908520001",
-            password="wrong",
-            address="10.0.0.1",
-            now=now + timedelta(seconds=second),
-        )
-
-    fifth = services.attempt_sign_in(
-        session,
-        login="13908520001",
-        password="wrong",
-        address="10.0.0.1",
-        now=now + timedelta(seconds=4),
-    )
-    assert fifth.retry_after == 56  # until the first failure, at second 0, leaves the minute
-
-    with pytest.raises(TooManyRequests) as paused:
-        services.attempt_sign_in(
-            session,
-            login="13908520001",
-            password=PASSWORD,
-            address="10.0.0.1",
-            now=now + timedelta(seconds=10),
-        )
-    assert paused.value.retry_after == 50
-    assert paused.value.headers["Retry-After"] == "50"
-    assert (
-        session.scalar(
-            select(func.count()).select_from(Event).where(Event.kind == "user.locked_out")
-        )
-        == 1
-    )
-
-
-def test_sign_in_opens_again_when_old_failures_leave_the_window(session):
-    UserFactory(phone="13908520001")
-    long_ago = utcnow() - timedelta(seconds=61)
-    for _ in range(5):
-        SignInAttemptFactory(login="13908520001", created_at=long_ago)
-
-    outcome = services.attempt_sign_in(
-        session, login="13908520001", password=PASSWORD, address="10.0.0.1"
-    )
-
-    assert outcome.user is not None
-
-
-def test_many_failures_from_one_address_pause_it_across_accounts(session):
-    for n in range(20):
-        SignInAttemptFactory(login=f"1390852{n:04d}", address="10.9.9.9")
-    with pytest.raises(TooManyRequests, match="network"):
-        services.attempt_sign_in(session, login="13908520001", password="x", address="10.9.9.9")
-
-
-def test_an_unknown_login_fails_like_a_wrong_password(session):
-    outcome = services.attempt_sign_in(
-        session, login="nobody@example.com", password="x", address="10.0.0.1"
-    )
-    assert outcome.user is None
-    assert outcome.failures_left == 4
-
-
-def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(session):
-    user = UserFactory()
-    before = user.get_id()
-    with pytest.raises(RuleViolation) as refused:
-        services.change_password(
-            session, user_id=user.id, current_password="wrong", new_password="brand new password"
-        )
-    assert refused.value.field == "current_password"
-
-    services.change_password(
-        session, user_id=user.id, current_password=PASSWORD, new_password="brand new password"
-    )
-
-    assert password_matches(user.password_hash, "brand new password")
-    assert user.get_id() != before
-
-
-def test_signing_out_everywhere_changes_the_session_id(session):
-    user = UserFactory()
-    before = user.get_id()
-    services.sign_out_everywhere(session, user_id=user.id)
-    assert user.get_id() != before
-
-
-def test_an_api_token_is_stored_only_as_a_digest(session):
-    owner = member(kind=OrgKind.supermarket)
-
-    token, secret = services.create_api_token(
-        session, user_id=owner.user_id, organisation_id=owner.organisation_id, name="ERP"
-    )
-
-    assert secret.startswith("agl_") and len(secret) > 40
-    assert secret not in (token.digest, token.prefix)
-    assert token.prefix == secret[:12]
-
-
-def test_a_token_for_an_organisation_one_is_not_in_is_refused(session):
-    with pytest.raises(PermissionDenied):
-        services.create_api_token(
-            session, user_id=UserFactory().id, organisation_id=OrganisationFactory().id, name="ERP"
-        )
-
-
-def test_someone_elses_token_cannot_be_revoked(session):
-    token = ApiTokenFactory()
-    with pytest.raises(NotFound):
-        services.revoke_api_token(session, actor_id=UserFactory().id, token_id=token.id)
-    assert token.revoked_at is None
-
-
-def test_a_manager_revokes_a_token_of_their_organisation(session):
-    manager = member(role=Role.manager)
-    colleague = MembershipFactory(organisation=manager.organisation, role=Role.staff)
-    token = ApiTokenFactory(user=colleague.user, organisation_id=manager.organisation_id)
-
-    services.revoke_api_token(session, actor_id=manager.user_id, token_id=token.id)
-
-    assert token.revoked_at is not None
-
-
-def test_purging_forgets_only_attempts_older_than_a_day(session):
-    SignInAttemptFactory(created_at=utcnow() - timedelta(days=2))
-    recent = SignInAttemptFactory()
-
-    assert services.purge_sign_in_attempts(session) == 1
-    assert session.scalars(select(SignInAttempt.id)).all() == [recent.id]
-
-
 def test_the_platform_sets_up_a_verified_warehouse(session):
     organisation = services.set_up_organisation(
         session,
@@ -432,31 +273,3 @@ def test_operators_add_a_member_straight_in(session):
         session.scalar(select(func.count()).select_from(User).where(User.phone == "13908520013"))
         == 0
     )
-
-
-def test_signing_in_after_someone_guessed_tells_how_many_wrong_passwords_were_tried(session):
-    UserFactory(phone="13908520001")
-    now = utcnow()
-    services.attempt_sign_in(
-        session,
-        login="13908520001",
-        password=PASSWORD,
-        address="10.0.0.1",
-        now=now - timedelta(hours=2),
-    )
-    for minutes in (30, 20, 10):
-        SignInAttemptFactory(login="13908520001", created_at=now - timedelta(minutes=minutes))
-
-    warned = services.attempt_sign_in(
-        session, login="13908520001", password=PASSWORD, address="10.0.0.1", now=now
-    )
-    quiet = services.attempt_sign_in(
-        session,
-        login="13908520001",
-        password=PASSWORD,
-        address="10.0.0.1",
-        now=now + timedelta(seconds=1),
-    )
-
-    assert warned.failures_since_last_sign_in == 3
-    assert quiet.failures_since_last_sign_in == 0
