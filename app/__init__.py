@@ -36,6 +36,9 @@ def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -
 
 
 def load_config(app: Flask, config: type, overrides: dict[str, Any]) -> None:
+    from app.web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     app.config.from_object(config)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

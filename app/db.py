@@ -198,6 +198,8 @@ def transaction() -> Iterator[Session]:
             yield session
     finally:
         session.close()
+    if "db_session" in g:  # what this request read before the write is stale now
+        g.db_session.expire_all()
 
 
 @dataclass(frozen=True)

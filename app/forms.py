@@ -55,12 +55,13 @@ class Form:
             return None
 
     def _submitted_values(self) -> dict[str, Any]:
-        # An empty input means "not given", so optional fields fall back to their defaults.
+        # An empty input means "not given", so optional fields fall back to their defaults. Values are
+        # passed on as typed: the schema decides what to trim (never a password).
         submitted: dict[str, Any] = {}
         for key in request.form:
             if key == "csrf_token":
                 continue
-            given = [value.strip() for value in request.form.getlist(key) if value.strip() != ""]
+            given = [value for value in request.form.getlist(key) if value.strip() != ""]
             if isinstance(self.schema.fields.get(key), fields.List):
                 submitted[key] = given
             elif given:

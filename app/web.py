@@ -3,7 +3,20 @@
 from urllib.parse import urlsplit
 
 from flask import request
-from marshmallow import EXCLUDE, Schema
+from marshmallow import EXCLUDE, Schema, validate
+from werkzeug.routing import IntegerConverter
+
+# Ids beyond what a database integer holds cannot exist: refuse them as input instead of failing on them.
+LARGEST_ID = 2**63 - 1
+ID_RANGE = validate.Range(min=1, max=LARGEST_ID)
+PAGE_RANGE = validate.Range(min=1, max=100_000)
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: a number too large for the database is simply not found (404)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        super().__init__(map, *args, **{**kwargs, "max": LARGEST_ID})
 
 
 def safe_next(target: str | None) -> str | None:

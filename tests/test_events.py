@@ -5,16 +5,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app import events
-from app.accounts import services
-from app.auth import OrgKind
+from app.accounts import organisations
+from app.accounts.models import Organisation
+from app.auth import OrgKind, VerificationStatus
 from app.db import Database, transaction
-from app.errors import Conflict
+from app.errors import RuleViolation
 from app.events import Cursor, Event
-from tests.factories import EventFactory, OrganisationFactory
+from tests.factories import EventFactory, OrganisationFactory, UserFactory
 
 
 def test_an_event_is_written_with_the_change_it_records(session):
-    membership = services.register_organisation(
+    membership = organisations.register_organisation(
         session,
         kind=OrgKind.trader,
         name_zh="遵义黔北茶叶贸易有限公司",
@@ -32,21 +33,17 @@ def test_an_event_is_written_with_the_change_it_records(session):
     assert event.payload == {"name": "遵义黔北茶叶贸易有限公司", "kind": "trader"}
 
 
-def test_a_refused_change_leaves_no_event(app, session):
-    taken = OrganisationFactory()
-    with app.app_context(), pytest.raises(Conflict), transaction() as write:
-        services.register_organisation(
-            write,
-            kind=OrgKind.trader,
-            name_zh="重复的机构",
-            credit_code=taken.credit_code,
-            legal_representative="徐峰",
-            contact_phone="13908520010",
-            owner_name="徐峰",
-            owner_phone="13908520010",
-            password="trader password",
-        )
-    assert session.scalars(select(Event).where(Event.kind == "organisation.registered")).all() == []
+def test_a_request_that_fails_after_its_event_was_written_leaves_neither_event_nor_change(
+    app, session
+):
+    waiting, admin = OrganisationFactory(pending=True), UserFactory()
+    with app.app_context(), pytest.raises(RuleViolation), transaction() as write:
+        organisations.verify_organisation(write, admin_id=admin.id, organisation_id=waiting.id)
+        raise RuleViolation("a later step of the same request failed")
+
+    assert session.scalars(select(Event).where(Event.kind == "organisation.verified")).all() == []
+    session.expire_all()
+    assert session.get(Organisation, waiting.id).status == VerificationStatus.pending
 
 
 def test_reading_after_a_cursor_returns_only_later_events_in_order(session):

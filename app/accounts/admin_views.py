@@ -4,8 +4,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.accounts import queries, services
+from app.accounts import queries
 from app.accounts.models import Organisation
+from app.accounts.organisations import reject_organisation, verify_organisation
 from app.accounts.schemas import EventQuerySchema, OrganisationQuerySchema, RejectOrganisationSchema
 from app.auth import PLATFORM_ADMIN, OrgKind, VerificationStatus, requires
 from app.db import get_session, transaction
@@ -53,7 +54,7 @@ def organisation(organisation_id: int, reject_form: Form | None = None):
 def verify(organisation_id: int):
     """Open trading to an organisation after checking its real-name details."""
     with transaction() as write:
-        verified = services.verify_organisation(
+        verified = verify_organisation(
             write, admin_id=current_user.id, organisation_id=organisation_id
         )
     flash(_("%(org)s is verified and can trade now.", org=verified.name_zh), "success")
@@ -66,7 +67,7 @@ def reject(organisation_id: int):
     """Turn an organisation down with the reason it will see."""
     form = Form(RejectOrganisationSchema())
     if form.validate_on_submit() and form.submit(
-        lambda s: services.reject_organisation(
+        lambda s: reject_organisation(
             s, admin_id=current_user.id, organisation_id=organisation_id, **form.data
         )
     ):

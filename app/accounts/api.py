@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from app.accounts import people, queries, services, tokens
+from app.accounts import members, organisations, people, queries, tokens
 from app.accounts.models import Membership, Organisation, User
 from app.accounts.schemas import (
     ApiTokenSchema,
@@ -25,7 +25,6 @@ from app.accounts.schemas import (
     UpdateOrganisationSchema,
     UserSchema,
 )
-from app.accounts.views import sign_in_limits
 from app.auth import (
     MEMBER,
     ORG_MANAGERS,
@@ -36,7 +35,7 @@ from app.auth import (
     requires,
 )
 from app.db import get_session, transaction
-from app.errors import NotFound, NotSignedIn, TooManyRequests
+from app.errors import NotFound, NotSignedIn
 
 blp = Blueprint(
     "accounts_api",
@@ -57,20 +56,13 @@ _NO_TOKEN_NEEDED = {"security": []}
 @requires(PUBLIC)
 def create_token(data):
     """Exchange a login and password for a bearer token (shown once)."""
+    limits = people.SignInLimits.from_config(current_app.config)
     with transaction() as write:
         issued = tokens.issue_token_for_credentials(
-            write, address=request.remote_addr or "", limits=sign_in_limits(), **data
+            write, address=request.remote_addr or "", limits=limits, **data
         )
     if isinstance(issued, people.SignInOutcome):
-        if issued.retry_after:
-            raise TooManyRequests(
-                _(
-                    "Too many wrong passwords; try again in %(seconds)d seconds.",
-                    seconds=issued.retry_after,
-                ),
-                retry_after=issued.retry_after,
-            )
-        raise NotSignedIn(_("Wrong login or password."))
+        raise issued.lockout or NotSignedIn(_("Wrong login or password."))
     token, secret = issued
     return _fields_of(token, ApiTokenSchema, token=secret)
 
@@ -109,7 +101,7 @@ def me():
 def register(data):
     """Register an organisation with its owner; it can trade once a platform admin verifies it."""
     with transaction() as write:
-        membership = services.register_organisation(write, **data)
+        membership = organisations.register_organisation(write, **data)
     registered = get_session().get_one(Membership, membership.id)
     return {"organisation": registered.organisation, "user": registered.user}
 
@@ -119,17 +111,26 @@ class OrganisationResource(MethodView):
     @blp.response(200, OrganisationSchema)
     @requires(SIGNED_IN)
     def get(self, organisation_id: int):
-        """An organisation's registered details (its members and platform admins only)."""
-        return _visible_organisation(organisation_id)
+        """An organisation's registered details (its own members and platform admins only)."""
+        actor = current_actor()
+        if PLATFORM_ADMIN.refusal(actor) is not None:
+            _acting_for(organisation_id)
+        organisation = get_session().get(Organisation, organisation_id)
+        if organisation is None:
+            raise NotFound(_("That organisation does not exist."))
+        return organisation
 
     @blp.arguments(UpdateOrganisationSchema(partial=True))
     @blp.response(200, OrganisationSchema)
     @requires(ORG_MANAGERS)
     def patch(self, data, organisation_id: int):
-        """Correct an organisation's details (a turned-down one goes back for verification)."""
+        """Correct the details; a new name or legal representative is verified again."""
         with transaction() as write:
-            return services.update_organisation(
-                write, actor_id=current_actor().user_id, organisation_id=organisation_id, **data
+            return organisations.update_organisation(
+                write,
+                actor_id=current_actor().user_id,
+                organisation_id=_acting_for(organisation_id),
+                **data,
             )
 
 
@@ -139,7 +140,7 @@ class Members(MethodView):
     @requires(MEMBER)
     def get(self, organisation_id: int):
         """Who belongs to the organisation, with which role."""
-        return queries.members_of(get_session(), _visible_organisation(organisation_id).id)
+        return queries.members_of(get_session(), _acting_for(organisation_id))
 
 
 @blp.route("/organisations/<int:organisation_id>/members/<int:membership_id>")
@@ -148,10 +149,14 @@ class Member(MethodView):
     @blp.response(200, MembershipSchema)
     @requires(ORG_MANAGERS)
     def patch(self, data, organisation_id: int, membership_id: int):
-        """Give a member another role."""
+        """Give a member another role (owners only for anything to do with owners)."""
         with transaction() as write:
-            services.change_member_role(
-                write, actor_id=current_actor().user_id, membership_id=membership_id, **data
+            members.change_member_role(
+                write,
+                actor_id=current_actor().user_id,
+                organisation_id=_acting_for(organisation_id),
+                membership_id=membership_id,
+                **data,
             )
         return get_session().get(Membership, membership_id)
 
@@ -160,8 +165,11 @@ class Member(MethodView):
     def delete(self, organisation_id: int, membership_id: int):
         """Remove a member (or leave, with your own membership)."""
         with transaction() as write:
-            services.remove_member(
-                write, actor_id=current_actor().user_id, membership_id=membership_id
+            members.remove_member(
+                write,
+                actor_id=current_actor().user_id,
+                organisation_id=_acting_for(organisation_id),
+                membership_id=membership_id,
             )
 
 
@@ -172,10 +180,10 @@ class Member(MethodView):
 def invite(data, organisation_id: int):
     """Invite a person by mobile number or email; send them the returned link."""
     with transaction() as write:
-        invitation, secret = services.invite_member(
+        invitation, secret = members.invite_member(
             write,
             actor_id=current_actor().user_id,
-            organisation_id=organisation_id,
+            organisation_id=_acting_for(organisation_id),
             valid_days=current_app.config["INVITATION_DAYS"],
             **data,
         )
@@ -187,8 +195,8 @@ def invite(data, organisation_id: int):
 @blp.arguments(OrganisationQuerySchema, location="query")
 @blp.response(200, OrganisationSchema(many=True))
 @requires(PLATFORM_ADMIN)
-def organisations(filters):
-    """Organisations for review, pending first (50 a page; X-Total-Count holds the total)."""
+def organisation_list(filters):
+    """Organisations for review, pending first, 20 a page (X-Total-Count holds the total)."""
     page = queries.organisations_page(get_session(), **filters)
     return page.items, 200, {"X-Total-Count": str(page.total)}
 
@@ -199,7 +207,7 @@ def organisations(filters):
 def verify(organisation_id: int):
     """Verify an organisation: it can trade from now on."""
     with transaction() as write:
-        return services.verify_organisation(
+        return organisations.verify_organisation(
             write, admin_id=current_actor().user_id, organisation_id=organisation_id
         )
 
@@ -211,7 +219,7 @@ def verify(organisation_id: int):
 def reject(data, organisation_id: int):
     """Turn an organisation down with the reason it will see."""
     with transaction() as write:
-        return services.reject_organisation(
+        return organisations.reject_organisation(
             write, admin_id=current_actor().user_id, organisation_id=organisation_id, **data
         )
 
@@ -221,7 +229,7 @@ def reject(data, organisation_id: int):
 @blp.response(200, EventSchema(many=True))
 @requires(PLATFORM_ADMIN)
 def events(filters):
-    """The audit trail, newest first (X-Total-Count holds the total)."""
+    """The audit trail, newest first, 50 a page (X-Total-Count holds the total)."""
     page = queries.events_page(get_session(), **filters)
     return page.items, 200, {"X-Total-Count": str(page.total)}
 
@@ -233,10 +241,10 @@ def _fields_of(record, schema, **secrets) -> dict:
     } | secrets
 
 
-def _visible_organisation(organisation_id: int) -> Organisation:
-    actor = current_actor()
-    organisation = get_session().get(Organisation, organisation_id)
-    visible = actor.organisation_id == organisation_id or PLATFORM_ADMIN.refusal(actor) is None
-    if organisation is None or not visible:
+def _acting_for(organisation_id: int) -> int:
+    """The organisation in the URL, if it is the one this person or token acts for.
+
+    A token acts for one organisation only; naming another in the URL finds nothing."""
+    if current_actor().organisation_id != organisation_id:
         raise NotFound(_("That organisation does not exist or is not visible to you."))
-    return organisation
+    return organisation_id

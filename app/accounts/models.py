@@ -11,6 +11,9 @@ from app.auth import ROLES_BY_KIND, OrgKind, Role, VerificationStatus
 from app.db import Base, BigId, utcnow
 from app.errors import Conflict, RuleViolation
 
+# What the platform checks against the business licence: changing it means checking again.
+REAL_NAME_FIELDS = frozenset({"name_zh", "legal_representative"})
+
 
 class Organisation(Base):
     __tablename__ = "organisations"
@@ -57,9 +60,12 @@ class Organisation(Base):
         self.rejection_reason = reason
         self.reviewed_at, self.reviewed_by_id = now, by_user_id
 
-    def resubmit(self) -> None:
-        """Corrected details go back in the queue; a verified organisation stays verified."""
-        if self.status == VerificationStatus.rejected:
+    def after_details_changed(self, *, real_name_changed: bool) -> None:
+        """Corrected details of a turned-down organisation go back in the queue, and so does a verified
+        one whose name or legal representative changed: the admin checked the old ones."""
+        if self.status == VerificationStatus.rejected or (
+            real_name_changed and self.status == VerificationStatus.verified
+        ):
             self.status = VerificationStatus.pending
 
 
@@ -138,7 +144,7 @@ class Invitation(Base):
             return "revoked"
         return "expired" if now >= self.expires_at else "open"
 
-    def accept(self, *, user_id: int, now: datetime) -> None:
+    def ensure_open(self, now: datetime) -> None:
         refusals = {
             "accepted": _("This invitation has already been used."),
             "revoked": _("This invitation was withdrawn. Ask for a new one."),
@@ -147,6 +153,9 @@ class Invitation(Base):
         state = self.state(now)
         if state in refusals:
             raise RuleViolation(refusals[state])
+
+    def accept(self, *, user_id: int, now: datetime) -> None:
+        self.ensure_open(now)
         self.accepted_at, self.accepted_by_id = now, user_id
 
 

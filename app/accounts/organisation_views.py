@@ -4,7 +4,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.accounts import queries, services
+from app.accounts import members as membership
+from app.accounts import organisations, queries
 from app.accounts.models import Organisation
 from app.accounts.schemas import (
     AcceptInvitationSchema,
@@ -40,7 +41,7 @@ def details():
     organisation = get_session().get_one(Organisation, actor.organisation_id)
     form = Form(UpdateOrganisationSchema(), values=_details(organisation))
     if form.validate_on_submit() and form.submit(
-        lambda s: services.update_organisation(
+        lambda s: organisations.update_organisation(
             s, actor_id=actor.user_id, organisation_id=organisation.id, **form.data
         )
     ):
@@ -59,7 +60,7 @@ def members():
     form, link = Form(InviteMemberSchema()), None
     if form.validate_on_submit():
         created = form.submit(
-            lambda s: services.invite_member(
+            lambda s: membership.invite_member(
                 s,
                 actor_id=actor.user_id,
                 organisation_id=actor.organisation_id,
@@ -88,8 +89,12 @@ def change_role(membership_id: int):
     form = Form(ChangeRoleSchema())
     if form.validate_on_submit():
         changed = form.submit(
-            lambda s: services.change_member_role(
-                s, actor_id=current_user.id, membership_id=membership_id, **form.data
+            lambda s: membership.change_member_role(
+                s,
+                actor_id=current_user.id,
+                organisation_id=current_actor().organisation_id,
+                membership_id=membership_id,
+                **form.data,
             )
         )
         if changed is not None:
@@ -105,7 +110,12 @@ def change_role(membership_id: int):
 def remove_member(membership_id: int):
     """Take someone out of the organisation, or leave it yourself."""
     with transaction() as write:
-        services.remove_member(write, actor_id=current_user.id, membership_id=membership_id)
+        membership.remove_member(
+            write,
+            actor_id=current_user.id,
+            organisation_id=current_actor().organisation_id,
+            membership_id=membership_id,
+        )
     flash(_("The member is removed."), "success")
     return redirect(url_for("organisation.members"))
 
@@ -115,7 +125,12 @@ def remove_member(membership_id: int):
 def revoke_invitation(invitation_id: int):
     """Withdraw an unused invitation."""
     with transaction() as write:
-        services.revoke_invitation(write, actor_id=current_user.id, invitation_id=invitation_id)
+        membership.revoke_invitation(
+            write,
+            actor_id=current_user.id,
+            organisation_id=current_actor().organisation_id,
+            invitation_id=invitation_id,
+        )
     flash(_("The invitation is withdrawn."), "success")
     return redirect(url_for("organisation.members"))
 
@@ -124,15 +139,15 @@ def revoke_invitation(invitation_id: int):
 @requires(PUBLIC)
 def accept_invitation(secret: str):
     """Join an organisation from an invitation link, creating an account if needed."""
-    invitation = services.find_invitation(get_session(), secret)
+    invitation = membership.find_invitation(get_session(), secret)
     form = Form(AcceptInvitationSchema(), values={"name": invitation.name})
     joined = None
     if request.method == "POST" and current_user.is_authenticated:
         joined = form.submit(
-            lambda s: services.accept_invitation(s, secret=secret, user_id=current_user.id)
+            lambda s: membership.accept_invitation(s, secret=secret, user_id=current_user.id)
         )
     elif form.validate_on_submit():
-        joined = form.submit(lambda s: services.accept_invitation(s, secret=secret, **form.data))
+        joined = form.submit(lambda s: membership.accept_invitation(s, secret=secret, **form.data))
     if joined is not None:
         start_session(joined.user.id, organisation_id=joined.organisation_id)
         flash(_("Welcome to %(org)s.", org=invitation.organisation.name_zh), "success")

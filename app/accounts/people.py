@@ -1,16 +1,17 @@
 """Sign-in, and what a person changes about themselves: profile, password, sessions."""
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app import events
-from app.accounts.models import SignInAttempt, User
+from app.accounts.models import ApiToken, SignInAttempt, User
 from app.auth import hash_password, password_matches, password_needs_rehash
 from app.db import utcnow
 from app.errors import RuleViolation, TooManyRequests
@@ -22,6 +23,14 @@ class SignInLimits:
     max_failures_per_address: int = 20
     window_seconds: int = 60
 
+    @classmethod
+    def from_config(cls, config: Mapping) -> "SignInLimits":
+        return cls(
+            max_failures=config["SIGN_IN_MAX_FAILURES"],
+            max_failures_per_address=config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"],
+            window_seconds=config["SIGN_IN_WINDOW_SECONDS"],
+        )
+
 
 DEFAULT_LIMITS = SignInLimits()
 
@@ -30,7 +39,7 @@ DEFAULT_LIMITS = SignInLimits()
 class SignInOutcome:
     user: User | None
     failures_left: int = 0
-    retry_after: int = 0  # seconds; set when this failure locked the account
+    lockout: TooManyRequests | None = None  # set when this failure paused sign-in for the account
     # On success: wrong passwords tried on this account since its previous sign-in, so that its owner
     # hears about someone guessing.
     failures_since_last_sign_in: int = 0
@@ -70,11 +79,22 @@ def attempt_sign_in(
             subject=f"login:{login}",
             payload={"address": address},
         )
-        return SignInOutcome(user=None, retry_after=_seconds_until_unlocked(failures, limits, now))
+        wait = _seconds_until_unlocked(failures, limits, now)
+        lockout = TooManyRequests(
+            _(
+                "That was %(n)d wrong passwords in a row. For the account's safety, sign-in is paused for "
+                "%(seconds)d seconds.",
+                n=len(failures),
+                seconds=wait,
+            ),
+            retry_after=wait,
+        )
+        return SignInOutcome(user=None, lockout=lockout)
     return SignInOutcome(user=None, failures_left=limits.max_failures - len(failures))
 
 
 def user_by_login(session: Session, login: str) -> User | None:
+    """The person who signs in with this mobile number or (lower-case) email address."""
     column = User.email if "@" in login else User.phone
     return session.scalar(select(User).where(column == login))
 
@@ -83,6 +103,13 @@ def update_profile(session: Session, *, user_id: int, name: str, language: str) 
     """Change how a person is named and which language they read."""
     user = session.get_one(User, user_id)
     user.name, user.language = name, language
+    return user
+
+
+def choose_language(session: Session, *, user_id: int, language: str) -> User:
+    """Remember the language a person reads the platform in."""
+    user = session.get_one(User, user_id)
+    user.language = language
     return user
 
 
@@ -106,12 +133,27 @@ def change_password(
     return user
 
 
-def sign_out_everywhere(session: Session, *, user_id: int, now: datetime | None = None) -> User:
-    """End every signed-in browser session of this person (API tokens are revoked separately)."""
+def sign_out_everywhere(
+    session: Session, *, user_id: int, revoke_tokens: bool = False, now: datetime | None = None
+) -> User:
+    """End every signed-in browser session of this person, and if asked every API token of theirs."""
+    now = now or utcnow()
     user = session.get_one(User, user_id)
     user.session_version += 1
+    revoked = 0
+    if revoke_tokens:
+        revoked = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
     events.record(
-        session, "user.signed_out_everywhere", actor_id=user.id, subject=f"user:{user.id}", now=now
+        session,
+        "user.signed_out_everywhere",
+        actor_id=user.id,
+        subject=f"user:{user.id}",
+        payload={"tokens_revoked": revoked},
+        now=now,
     )
     return user
 

@@ -13,6 +13,7 @@ from app.accounts.identifiers import (
     normalise_mobile,
 )
 from app.auth import SELF_REGISTERING_KINDS, OrgKind, Role, VerificationStatus
+from app.web import ID_RANGE, PAGE_RANGE
 
 _LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}")
 
@@ -67,6 +68,23 @@ class ContactPhone(fields.String):
         return number
 
 
+class Email(fields.Email):
+    """An email address, kept in lower case so that Li.Ming@Example.com signs in as li.ming@example.com."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(validate=validate.Length(max=254), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+
+
+class Text(fields.String):
+    """Text a person typed: spaces around it are dropped (passwords use plain String, kept as typed)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 class Login(fields.String):
     """Sign-in name: a mobile number or an email address, normalised the way it was stored."""
 
@@ -81,18 +99,18 @@ class Contact(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if "@" in text:
-            return fields.Email(validate=validate.Length(max=254)).deserialize(text).lower()
+            return Email().deserialize(text)
         number = normalise_mobile(text)
         if not is_mainland_mobile(number):
             raise ValidationError(_("Enter a mobile number or an email address."))
         return number
 
 
-def _text(max_length: int, *, required: bool = True, **kwargs) -> fields.String:
+def _text(max_length: int, *, required: bool = True, **kwargs) -> Text:
     length = validate.Length(min=1 if required else 0, max=max_length)
     if required:
-        return fields.String(required=True, validate=length, **kwargs)
-    return fields.String(load_default="", validate=length, **kwargs)
+        return Text(required=True, validate=length, **kwargs)
+    return Text(load_default="", validate=length, **kwargs)
 
 
 _PASSWORD = fields.String(
@@ -120,7 +138,7 @@ class RegisterOrganisationSchema(OrganisationDetailsSchema):
     credit_code = CreditCode(required=True)
     owner_name = _text(60)
     owner_phone = Mobile(load_default=None)
-    owner_email = fields.Email(load_default=None, validate=validate.Length(max=254))
+    owner_email = Email(load_default=None)
     password = _PASSWORD
     language = _LANGUAGE
 
@@ -193,17 +211,17 @@ class RejectOrganisationSchema(Schema):
 class OrganisationQuerySchema(Schema):
     status = fields.Enum(VerificationStatus, load_default=None)
     kind = fields.Enum(OrgKind, load_default=None)
-    q = fields.String(load_default="", validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    q = Text(load_default="", validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=PAGE_RANGE)
 
 
 class EventQuerySchema(Schema):
     kind = fields.String(load_default="", validate=validate.Length(max=80))
-    organisation_id = fields.Integer(load_default=None)
-    actor_id = fields.Integer(load_default=None)
+    organisation_id = fields.Integer(load_default=None, validate=ID_RANGE)
+    actor_id = fields.Integer(load_default=None, validate=ID_RANGE)
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=PAGE_RANGE)
 
 
 # --- what goes out --------------------------------------------------------------------------------

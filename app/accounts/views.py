@@ -13,7 +13,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.accounts import people, queries, services
+from app.accounts import organisations, people, queries
 from app.accounts import tokens as api_tokens
 from app.accounts.identity import ORGANISATION_KEY, current_membership
 from app.accounts.models import User
@@ -41,15 +41,6 @@ from app.web import back_url, safe_next
 bp = Blueprint("accounts", __name__)
 
 
-def sign_in_limits() -> people.SignInLimits:
-    config = current_app.config
-    return people.SignInLimits(
-        max_failures=config["SIGN_IN_MAX_FAILURES"],
-        max_failures_per_address=config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"],
-        window_seconds=config["SIGN_IN_WINDOW_SECONDS"],
-    )
-
-
 def start_session(
     user_id: int, *, organisation_id: int | None = None, remember: bool = False
 ) -> None:
@@ -68,43 +59,37 @@ def sign_in():
     form = Form(SignInSchema(), values={"next": request.args.get("next", "")})
     if not form.validate_on_submit():
         return render_template("accounts/sign_in.html", form=form), form.status
-    data = form.data
+    limits = people.SignInLimits.from_config(current_app.config)
+    address = request.remote_addr or ""
     try:
         outcome = form.submit(
             lambda s: people.attempt_sign_in(
                 s,
-                login=data["login"],
-                password=data["password"],
-                address=request.remote_addr or "",
-                limits=sign_in_limits(),
+                login=form.data["login"],
+                password=form.data["password"],
+                address=address,
+                limits=limits,
             )
         )
-    except TooManyRequests as refusal:
-        return _sign_in_refused(form, refusal)
-    if outcome is None:
-        return render_template("accounts/sign_in.html", form=form), form.status
-    if outcome.retry_after:
-        return _sign_in_refused(
-            form,
-            TooManyRequests(
-                _(
-                    "That was %(n)d wrong passwords in a row. For the account's safety, sign-in is paused for "
-                    "%(seconds)d seconds.",
-                    n=sign_in_limits().max_failures,
-                    seconds=outcome.retry_after,
-                ),
-                retry_after=outcome.retry_after,
-            ),
-        )
-    if outcome.user is None:
+    except TooManyRequests as paused:
+        outcome = people.SignInOutcome(user=None, lockout=paused)
+    if outcome is not None and outcome.user is not None:
+        return _signed_in(outcome, remember=form.data["remember"], next_url=form.data["next"])
+    if outcome is not None and outcome.lockout is not None:
+        form.errors[FORM_ERROR] = [outcome.lockout.message]
+        return render_template("accounts/sign_in.html", form=form), 429, outcome.lockout.headers
+    if outcome is not None:
         form.errors[FORM_ERROR] = [
             _(
                 "Wrong mobile number, email or password. %(n)d tries left before a short pause.",
                 n=outcome.failures_left,
             )
         ]
-        return render_template("accounts/sign_in.html", form=form), 401
-    start_session(outcome.user.id, remember=data["remember"])
+    return render_template("accounts/sign_in.html", form=form), 401
+
+
+def _signed_in(outcome: people.SignInOutcome, *, remember: bool, next_url: str):
+    start_session(outcome.user.id, remember=remember)
     if outcome.failures_since_last_sign_in:
         flash(
             _(
@@ -114,12 +99,7 @@ def sign_in():
             ),
             "warning",
         )
-    return redirect(safe_next(data["next"]) or url_for("dashboards.dashboard"))
-
-
-def _sign_in_refused(form: Form, refusal: TooManyRequests):
-    form.errors[FORM_ERROR] = [refusal.message]
-    return render_template("accounts/sign_in.html", form=form), 429, refusal.headers
+    return redirect(safe_next(next_url) or url_for("dashboards.dashboard"))
 
 
 @bp.post("/sign-out")
@@ -140,7 +120,7 @@ def register():
         RegisterOrganisationSchema(), values={"kind": request.args.get("kind", "cooperative")}
     )
     if form.validate_on_submit():
-        membership = form.submit(lambda s: services.register_organisation(s, **form.data))
+        membership = form.submit(lambda s: organisations.register_organisation(s, **form.data))
         if membership is not None:
             start_session(membership.user.id)
             flash(
@@ -156,7 +136,7 @@ def register():
     return render_template("accounts/register.html", form=form, kinds=kinds), form.status
 
 
-@bp.get("/language/<code>")
+@bp.post("/language/<code>")
 @requires(PUBLIC)
 def set_language(code: str):
     """Switch every page to Chinese or English (remembered for a signed-in person)."""
@@ -164,10 +144,8 @@ def set_language(code: str):
         session["language"] = code
         if current_user.is_authenticated:
             with transaction() as write:
-                people.update_profile(
-                    write, user_id=current_user.id, name=current_user.name, language=code
-                )
-    return redirect(safe_next(request.args.get("next")) or back_url(url_for("dashboards.home")))
+                people.choose_language(write, user_id=current_user.id, language=code)
+    return redirect(safe_next(request.form.get("next")) or back_url(url_for("dashboards.home")))
 
 
 @bp.post("/organisation/switch")
@@ -215,13 +193,17 @@ def change_password():
 @requires(SIGNED_IN)
 def sign_out_everywhere():
     """End every session of this person, in every browser, including this one."""
+    revoke_tokens = request.form.get("revoke_tokens") == "true"
     with transaction() as write:
-        people.sign_out_everywhere(write, user_id=current_user.id)
+        people.sign_out_everywhere(write, user_id=current_user.id, revoke_tokens=revoke_tokens)
     logout_user()
-    flash(
-        _("You are signed out on every device. API tokens keep working until you revoke them."),
-        "info",
-    )
+    if revoke_tokens:
+        flash(_("You are signed out on every device, and your API tokens are revoked."), "info")
+    else:
+        flash(
+            _("You are signed out on every device. API tokens keep working until you revoke them."),
+            "info",
+        )
     return redirect(url_for("accounts.sign_in"))
 
 

@@ -21,6 +21,7 @@ from app.auth import (
     kind_label,
     role_label,
 )
+from app.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,33 @@ def _verification_panel(actor: Actor) -> Panel | None:
     )
 
 
+ROLE_DUTIES = {
+    Role.owner: N_(
+        "As owner you run the organisation on AgriLink: its details, its people and their roles."
+    ),
+    Role.manager: N_("As manager you look after the organisation's people and its trading."),
+    Role.staff: N_("As staff you list, sell and buy for the organisation."),
+    Role.host: N_("As host you run the organisation's live selling sessions."),
+    Role.inspector: N_("As receiving inspector you check and accept deliveries at the gate."),
+    Role.officer: N_(
+        "As officer you watch trades and alerts and act on them: halt a market, cancel an "
+        "order, propose a suspension."
+    ),
+    Role.supervisor: N_(
+        "As supervisor you set the alert thresholds and approve or reject the suspensions "
+        "officers propose."
+    ),
+    Role.admin: N_("As admin you verify organisations and keep the audit trail."),
+}
+
+
 def _role_panel(actor: Actor) -> Panel:
     title, text = _audience_text(actor)
     return Panel(
         title=title,
         lines=[
             text,
+            _(ROLE_DUTIES[actor.role]),
             _(
                 "You are %(role)s at %(org)s (%(kind)s).",
                 role=role_label(actor.role),

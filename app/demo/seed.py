@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts import services as accounts
+from app.accounts import members, organisations
 from app.accounts.identifiers import credit_code_check_character
 from app.accounts.models import Organisation, User
 from app.auth import SELF_REGISTERING_KINDS, OrgKind, Role, VerificationStatus
@@ -251,7 +251,7 @@ def seed_demo(session: Session) -> int:
             created += 1
         for person in demo.people:
             if session.scalar(select(User.id).where(User.phone == person.phone)) is None:
-                accounts.add_member(
+                members.add_member(
                     session,
                     organisation_id=organisation.id,
                     name=person.name,
@@ -277,14 +277,16 @@ def _create(session: Session, demo: DemoOrganisation, admin_id: int | None) -> O
         address=demo.address,
     )
     if demo.kind not in SELF_REGISTERING_KINDS:
-        return accounts.set_up_organisation(session, **details)
+        return organisations.set_up_organisation(session, **details)
     owner = demo.people[0]  # who registers a self-registering organisation becomes its owner
-    membership = accounts.register_organisation(
+    membership = organisations.register_organisation(
         session, owner_name=owner.name, owner_phone=owner.phone, password=DEMO_PASSWORD, **details
     )
     organisation = membership.organisation
     if demo.verified and organisation.status != VerificationStatus.verified:
-        accounts.verify_organisation(session, admin_id=admin_id, organisation_id=organisation.id)
+        organisations.verify_organisation(
+            session, admin_id=admin_id, organisation_id=organisation.id
+        )
     return organisation
 
 

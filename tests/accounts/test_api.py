@@ -284,3 +284,73 @@ def test_the_api_docs_page_loads_the_openapi_document(client, session):
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert 'data-spec="/api/v1/openapi.json"' in page
     assert "swagger-ui-bundle.js" in page
+
+
+def test_a_token_acts_only_for_its_own_organisation(client, session):
+    manager = member(role=Role.manager)
+    elsewhere = MembershipFactory(
+        user=manager.user,
+        role=Role.owner,
+        organisation=OrganisationFactory(kind=OrgKind.school, town="复兴镇"),
+    )
+    headers = _token_for(manager)
+
+    patched = client.patch(
+        f"/api/v1/organisations/{elsewhere.organisation_id}",
+        json={"town": "永兴镇"},
+        headers=headers,
+    )
+    listed = client.get(
+        f"/api/v1/organisations/{elsewhere.organisation_id}/members", headers=headers
+    )
+
+    assert patched.status_code == 404 and listed.status_code == 404
+    assert session.get(Organisation, elsewhere.organisation_id).town == "复兴镇"
+
+
+def test_a_member_of_another_organisation_cannot_be_changed_through_this_one(client, session):
+    owner = member()
+    stranger = MembershipFactory(role=Role.staff)
+    answer = client.patch(
+        f"/api/v1/organisations/{owner.organisation_id}/members/{stranger.id}",
+        json={"role": "manager"},
+        headers=_token_for(owner),
+    )
+    assert answer.status_code == 404
+    assert stranger.role == Role.staff
+
+
+def test_an_owner_who_registered_with_capitals_in_the_email_signs_in_with_any_case(client, session):
+    registered = client.post(
+        "/api/v1/organisations",
+        json={
+            "kind": "trader",
+            "name_zh": "遵义黔北茶叶贸易有限公司",
+            "credit_code": _code("00034"),
+            "legal_representative": "徐峰",
+            "contact_phone": "13908520010",
+            "owner_name": "徐峰",
+            "owner_email": "Xu.Feng@Example.com",
+            "password": " spaces count ",
+        },
+    )
+    token = client.post(
+        "/api/v1/auth/token", json={"login": "XU.FENG@example.com", "password": " spaces count "}
+    )
+
+    assert registered.get_json()["user"]["email"] == "xu.feng@example.com"
+    assert token.status_code == 201
+
+
+def test_an_id_too_large_for_the_database_is_not_found_rather_than_a_crash(client, session):
+    admin = member(kind=OrgKind.platform, role=Role.admin)
+    headers = _token_for(admin)
+
+    by_path = client.get("/api/v1/organisations/99999999999999999999", headers=headers)
+    by_filter = client.get(
+        "/api/v1/admin/events?organisation_id=99999999999999999999", headers=headers
+    )
+
+    assert by_path.status_code == 404
+    assert by_filter.status_code == 422
+    assert "organisation_id" in by_filter.get_json()["fields"]

@@ -8,6 +8,7 @@ from tests.factories import (
     ApiTokenFactory,
     InvitationFactory,
     MembershipFactory,
+    OrganisationFactory,
     UserFactory,
     member,
 )
@@ -104,7 +105,7 @@ def test_a_wrong_password_says_how_many_tries_are_left(client, session):
     response = post_form(client, "/sign-in", {"login": "13908520001", "password": "nope"})
 
     assert response.status_code == 401
-    assert "4" in response.get_data(as_text=True)
+    assert "再错 4 次将暂停登录" in response.get_data(as_text=True)
 
 
 def test_five_wrong_passwords_in_a_minute_give_429_with_retry_after(client, session):
@@ -135,7 +136,7 @@ def test_switching_to_english_translates_the_page_and_is_remembered(client, sess
     sign_in(client, user)
 
     assert "工作台" in client.get("/dashboard").get_data(as_text=True)
-    client.get("/language/en?next=/dashboard")
+    post_form(client, "/language/en", {"next": "/dashboard"})
     page = client.get("/dashboard").get_data(as_text=True)
 
     assert "Dashboard" in page and "工作台" not in page
@@ -262,11 +263,17 @@ def test_the_audit_trail_filters_by_kind(client, session):
     owner = member(status=VerificationStatus.pending)
     sign_in(client, admin.user, admin.organisation)
     post_form(client, f"/admin/organisations/{owner.organisation_id}/verify")
+    post_form(client, "/account/sign-out-everywhere")
+    session.refresh(admin.user)  # its session version moved on
+    sign_in(client, admin.user, admin.organisation)
 
-    page = client.get("/admin/events?kind=organisation.verified").get_data(as_text=True)
+    everything = client.get("/admin/events").get_data(as_text=True)
+    filtered = client.get("/admin/events?kind=organisation.verified").get_data(as_text=True)
 
-    assert "organisation.verified" in page
-    assert "1 " in page
+    assert "<code>user.signed_out_everywhere</code>" in everything
+    assert "<code>organisation.verified</code>" in filtered
+    assert "<code>user.signed_out_everywhere</code>" not in filtered
+    assert "共 1 条记录" in filtered
 
 
 def test_each_role_lands_on_a_dashboard_made_for_it(client, session):
@@ -311,3 +318,50 @@ def test_the_owner_hears_about_wrong_passwords_at_the_next_sign_in(client, sessi
     ).get_data(as_text=True)
 
     assert "输错了 2 次密码" in page
+
+
+def test_changing_the_password_keeps_this_browser_signed_in_and_signs_out_the_others(
+    app, client, session
+):
+    user = UserFactory()
+    other_browser = app.test_client()
+    sign_in(client, user)
+    sign_in(other_browser, user)
+
+    changed = post_form(
+        client,
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "a new password 2026"},
+    )
+
+    assert changed.status_code == 302
+    assert client.get("/account").status_code == 200
+    assert other_browser.get("/account").status_code == 302
+
+
+def test_joining_another_organisation_while_signed_in_acts_for_it_at_once(client, session):
+    school_buyer = member(kind=OrgKind.school, name_zh="湄潭县湄江中学")
+    InvitationFactory(
+        secret="agl_join-the-cooperative",
+        role=Role.staff,
+        organisation=OrganisationFactory(name_zh="湄潭县龙凤村茶叶专业合作社"),
+    )
+    sign_in(client, school_buyer.user, school_buyer.organisation)
+
+    page = post_form(client, "/organisation/join/agl_join-the-cooperative", follow_redirects=True)
+
+    header = page.get_data(as_text=True).split('<div class="who">')[1].split("</div>")[0]
+    assert "湄潭县龙凤村茶叶专业合作社" in header
+
+
+def test_signing_out_everywhere_can_also_revoke_api_tokens(client, session):
+    owner = member()
+    ApiTokenFactory(user=owner.user, organisation_id=owner.organisation_id, secret="agl_erp-token")
+    sign_in(client, owner.user, owner.organisation)
+
+    post_form(client, "/account/sign-out-everywhere", {"revoke_tokens": "true"})
+
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": "Bearer agl_erp-token"}).status_code
+        == 401
+    )

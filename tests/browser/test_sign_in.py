@@ -17,7 +17,7 @@ def test_a_cooperative_manager_signs_in_switches_to_english_and_sees_the_dashboa
     expect(page.get_by_role("heading", name="王建国，您好")).to_be_visible()
     expect(page.get_by_role("heading", name="出售您的农产品")).to_be_visible()
 
-    page.get_by_role("link", name="English").click()
+    page.get_by_role("button", name="English").click()
 
     expect(page.get_by_role("heading", name="Hello, 王建国")).to_be_visible()
     expect(page.get_by_role("heading", name="Sell your produce")).to_be_visible()
