@@ -26,7 +26,10 @@ class Config:
     )
     # Number of reverse proxies (nginx) in front of the app whose X-Forwarded-* headers we trust.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(50 * 1024 * 1024)))
+    # Where uploaded photos and reports are kept; left empty, instance/uploads. With several hosts, a shared
+    # volume.
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_CHECK_DEFAULT = (

@@ -106,17 +106,27 @@ def register_access(app: Flask) -> None:
 
 
 def register_pages(app: Flask) -> None:
+    from app import uploads
     from app.accounts import admin_views, organisation_views
     from app.accounts import views as accounts_views
+    from app.catalog import import_views, seller_views, trace_views
+    from app.catalog import views as market_views
     from app.dashboards import views as dashboards_views
+    from app.web import without
 
     for blueprint in (
         dashboards_views.bp,
         accounts_views.bp,
         organisation_views.bp,
         admin_views.bp,
+        uploads.bp,
+        market_views.bp,
+        seller_views.bp,
+        import_views.bp,
+        trace_views.bp,
     ):
         app.register_blueprint(blueprint)
+    app.jinja_env.filters["without"] = without
 
 
 class Api(flask_smorest.Api):
@@ -131,6 +141,7 @@ class Api(flask_smorest.Api):
 def register_api(app: Flask) -> None:
     from app import auth
     from app.accounts import api as accounts_api
+    from app.catalog import api as catalog_api
 
     api = Api(
         app,
@@ -144,7 +155,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (accounts_api.blp,):
+    for blueprint in (accounts_api.blp, catalog_api.blp):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)
     app.extensions["agrilink.api"] = api

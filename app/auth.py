@@ -222,6 +222,7 @@ ORG_MANAGERS = Access(N_("owners and managers"), member=True, roles=MANAGING_ROL
 EXCHANGE_STAFF = member_of(
     N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor]
 )
+SELLERS = member_of(N_("verified sellers"), SELLER_KINDS, [Role.owner, Role.manager, Role.staff])
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

@@ -204,28 +204,35 @@ def transaction() -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list, with what a pager needs."""
+    """One page of a list, with what a pager needs (total is None when it was not counted)."""
 
     items: Sequence[Any]
     number: int
     size: int
-    total: int
+    total: int | None
+    more: bool = False
 
     @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
+        return max(1, math.ceil((self.total or 0) / self.size))
 
     @property
     def has_next(self) -> bool:
-        return self.number < self.pages
+        return self.more if self.total is None else self.number < self.pages
 
     @property
     def has_previous(self) -> bool:
         return self.number > 1
 
 
-def paginate(session: Session, query: Select, *, page: int = 1, size: int = 20) -> Page:
+def paginate(
+    session: Session, query: Select, *, page: int = 1, size: int = 20, count: bool = True
+) -> Page:
+    """A page of `query`; with count=False one extra row is read instead of counting them all."""
     page, size = max(1, page), max(1, min(size, 100))
+    if not count:
+        rows = session.scalars(query.limit(size + 1).offset((page - 1) * size)).unique().all()
+        return Page(items=rows[:size], number=page, size=size, total=None, more=len(rows) > size)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = session.scalars(query.limit(size).offset((page - 1) * size)).all()
+    items = session.scalars(query.limit(size).offset((page - 1) * size)).unique().all()
     return Page(items=items, number=page, size=size, total=total)

@@ -1,7 +1,18 @@
 """Every domain's models, for Alembic and for tests that need the whole schema. Models live in their
 domains; this only imports them so that Base.metadata knows every table."""
 
+# Tables the migrations make by hand because SQLAlchemy cannot describe them: SQLite's FTS5 search table
+# (and its shadow tables) and PostgreSQL's expression index for full-text search.
+HAND_MADE = ("listing_search_fts", "ix_listing_search_document_tsv")
+
 
 def import_all_models() -> None:
     import app.accounts.models
-    import app.events  # noqa: F401
+    import app.catalog.models
+    import app.events
+    import app.uploads  # noqa: F401
+
+
+def compared_by_autogenerate(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's include_name hook: leave the hand-made search structures out of model comparisons."""
+    return not (name or "").startswith(HAND_MADE)

@@ -42,3 +42,8 @@ def query_args(schema: Schema) -> dict:
     """A page's filters from the query string; empty inputs mean 'any', unknown ones are ignored."""
     given = {key: value for key, value in request.args.items() if value.strip() != ""}
     return schema.load(given, unknown=EXCLUDE)
+
+
+def without(mapping: dict, *keys: str) -> dict:
+    """A template filter: the query arguments minus some (a pager replaces `page`)."""
+    return {key: value for key, value in mapping.items() if key not in keys}

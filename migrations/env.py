@@ -4,7 +4,7 @@ from alembic import context
 
 from app import create_app
 from app.db import Base, Database, UTCDateTime
-from app.models import import_all_models
+from app.models import compared_by_autogenerate, import_all_models
 
 import_all_models()
 target_metadata = Base.metadata
@@ -56,6 +56,7 @@ def _run(connection) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_name=compared_by_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -17,6 +17,7 @@ from app.auth import (
     PUBLIC,
     ROLES_BY_KIND,
     SELF_REGISTERING_KINDS,
+    SELLERS,
     SIGNED_IN,
     Access,
     Actor,
@@ -84,6 +85,9 @@ EXPECTED_RULES = {
         "static", "dashboards.home", "dashboards.api_docs", "dashboards.health", "api-docs.openapi_json",
         "accounts.sign_in", "accounts.sign_out", "accounts.register", "accounts.set_language",
         "organisation.accept_invitation", "accounts_api.create_token", "accounts_api.register",
+        "files.serve", "market.browse", "market.listing", "trace.trace", "trace.qr_code_png",
+        "trace.qr_code_svg", "trace.label", "catalog_api.catalogue", "catalog_api.Listings GET",
+        "catalog_api.ListingResource GET", "catalog_api.batch",
     },
     SIGNED_IN: {
         "dashboards.dashboard", "accounts.profile", "accounts.change_password",
@@ -97,6 +101,14 @@ EXPECTED_RULES = {
     ORG_MANAGERS: {
         "organisation.change_role", "organisation.revoke_invitation", "accounts_api.invite",
         "accounts_api.Member PATCH", "accounts_api.OrganisationResource PATCH",
+    },
+    SELLERS: {
+        "selling.listings", "selling.new_listing", "selling.listing", "selling.adjust_stock", "selling.pause",
+        "selling.publish", "selling.add_photos", "selling.remove_photo", "selling.batch_list",
+        "selling.new_batch", "selling.batch", "selling.add_input", "selling.add_test", "imports.upload",
+        "imports.status", "imports.progress", "imports.apply", "imports.export", "imports.template",
+        "catalog_api.Listings POST", "catalog_api.ListingResource PATCH", "catalog_api.Stock",
+        "catalog_api.add_photo", "catalog_api.record_batch", "catalog_api.add_test",
     },
     PLATFORM_ADMIN: {
         "admin.organisations", "admin.organisation", "admin.verify", "admin.reject", "admin.events",

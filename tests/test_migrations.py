@@ -5,14 +5,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app.db import Base, Database
-from app.models import import_all_models
+from app.models import compared_by_autogenerate, import_all_models
 from tests.helpers import migrate
 
 
 def _differences(database: Database) -> list:
     import_all_models()
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        options = {"compare_type": True, "include_name": compared_by_autogenerate}
+        context = MigrationContext.configure(connection, opts=options)
         return compare_metadata(context, Base.metadata)
 
 

@@ -21,6 +21,8 @@ from app.auth import (
     kind_label,
     role_label,
 )
+from app.catalog import queries as catalog
+from app.db import utcnow
 from app.i18n import N_
 
 
@@ -44,6 +46,10 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
     if actor.organisation_id is None:
         return [_no_organisation_panel()]
     found = [_verification_panel(actor), _role_panel(actor)]
+    if actor.kind in SELLER_KINDS:
+        found.append(_selling_panel(session, actor))
+    if actor.kind in BUYER_KINDS:
+        found.append(_buying_panel(session, actor))
     if actor.role in (Role.owner, Role.manager):
         found.append(_team_panel(session, actor))
     if actor.kind == OrgKind.platform:
@@ -170,6 +176,50 @@ def _audience_text(actor: Actor) -> tuple[str, str]:
     return _("Run the platform"), _(
         "Verify organisations against their business licences, and follow everything that happens in "
         "the audit trail."
+    )
+
+
+def _selling_panel(session: Session, actor: Actor) -> Panel:
+    counts = catalog.status_counts(session, actor.organisation_id)
+    on_sale = counts.get("active", 0)
+    lines = (
+        [
+            _(
+                "%(sold_out)d sold out, %(paused)d paused, %(draft)d drafts, %(expired)d expired.",
+                sold_out=counts.get("sold_out", 0),
+                paused=counts.get("paused", 0),
+                draft=counts.get("draft", 0),
+                expired=counts.get("expired", 0),
+            )
+        ]
+        if counts
+        else [
+            _(
+                "Nothing listed yet. Record a harvest batch, then list produce from it (or import a spreadsheet)."
+            )
+        ]
+    )
+    return Panel(
+        title=_("On sale"),
+        figure=str(on_sale),
+        lines=lines,
+        actions=[
+            Action(_("List produce"), url_for("selling.new_listing"), primary=not counts),
+            Action(_("My listings"), url_for("selling.listings")),
+            Action(_("Batches"), url_for("selling.batch_list")),
+            Action(_("Import"), url_for("imports.upload")),
+        ],
+        tone="good" if on_sale else "neutral",
+    )
+
+
+def _buying_panel(session: Session, actor: Actor) -> Panel:
+    on_sale = catalog.count_on_sale(session, viewer_kind=actor.kind, now=utcnow())
+    return Panel(
+        title=_("Find produce"),
+        figure=str(on_sale),
+        lines=[_("Listings on sale for you now, with grade, origin and the batch they come from.")],
+        actions=[Action(_("Browse the market"), url_for("market.browse"), primary=True)],
     )
 
 

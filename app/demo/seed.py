@@ -14,6 +14,7 @@ from app.accounts.identifiers import credit_code_check_character
 from app.accounts.models import Organisation, User
 from app.auth import SELF_REGISTERING_KINDS, OrgKind, Role, VerificationStatus
 from app.db import transaction
+from app.demo.catalog import seed_catalog
 
 DEMO_PASSWORD = "meitan2026"  # noqa: S105 - printed for newcomers; demo data only
 MEITAN = "520328"  # the administrative division code of 湄潭县
@@ -239,9 +240,11 @@ ORGANISATIONS = (
 
 
 def seed_demo(session: Session) -> int:
-    """Create the demo organisations and people that are missing; returns how many were created."""
+    """Create the demo organisations, people, batches and listings that are missing; returns how many
+    organisations were created."""
     admin_id = None
     created = 0
+    by_serial = {}
     for demo in ORGANISATIONS:
         organisation = session.scalar(
             select(Organisation).where(Organisation.credit_code == demo.credit_code)
@@ -261,6 +264,8 @@ def seed_demo(session: Session) -> int:
                 )
         if demo.kind == OrgKind.platform:
             admin_id = session.scalar(select(User.id).where(User.phone == demo.people[0].phone))
+        by_serial[demo.serial] = organisation
+    seed_catalog(session, by_serial)
     return created
 
 

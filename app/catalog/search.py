@@ -1,0 +1,86 @@
+"""Listing search that handles Chinese: words are cut into characters and character pairs (the way CJK
+search engines index text without a dictionary), English and pinyin into words matched by prefix.
+
+翠芽 finds 湄潭翠芽 (the pair 翠芽 is indexed); 湄潭翠芽 needs the pairs 湄潭, 潭翠 and 翠芽; 茶 matches the
+character; "cuiya" and "green tea" match the product's aliases and English names. Chinese terms are stored
+as ASCII ("u7fe0u82bd" for 翠芽) so that every database and tokenizer reads them the same way.
+
+SQLite answers through an FTS5 table, PostgreSQL through a GIN index on to_tsvector('simple', document).
+"""
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, func, literal_column, select, text
+from sqlalchemy.orm import Session
+
+from app.catalog.models import ListingSearch
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TERMS = re.compile(rf"([{_CJK}]+)|([0-9a-z]+)")
+_PREFIX_FROM = 3  # shorter Latin words must match whole, or "ga" would find half the catalogue
+
+
+def _encoded(characters: str) -> str:
+    return "u" + "".join(f"{ord(character):05x}" for character in characters)
+
+
+def document_terms(*texts: str) -> str:
+    """The indexed form of a listing's words: every Chinese character and pair, every Latin word."""
+    terms: dict[str, None] = {}
+    for text_ in texts:
+        for chinese, latin in _TERMS.findall((text_ or "").lower()):
+            if latin:
+                terms[latin] = None
+                continue
+            for index, character in enumerate(chinese):
+                terms[_encoded(character)] = None
+                if index + 1 < len(chinese):
+                    terms[_encoded(chinese[index : index + 2])] = None
+    return " ".join(terms)
+
+
+def query_terms(query: str) -> tuple[list[str], list[str]]:
+    """(terms that must match whole, Latin words that must match as prefixes) for what a person typed."""
+    whole: list[str] = []
+    prefixes: list[str] = []
+    for chinese, latin in _TERMS.findall(query.lower()):
+        if latin:
+            (prefixes if len(latin) >= _PREFIX_FROM else whole).append(latin)
+        elif len(chinese) == 1:
+            whole.append(_encoded(chinese))
+        else:
+            whole.extend(_encoded(chinese[i : i + 2]) for i in range(len(chinese) - 1))
+    return list(dict.fromkeys(whole)), list(dict.fromkeys(prefixes))
+
+
+def matching_listing_ids(session: Session, query: str):
+    """A subquery of the listing ids whose words match `query`, or None when nothing searchable was typed."""
+    whole, prefixes = query_terms(query)
+    if not whole and not prefixes:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        return _postgres_matches(whole, prefixes)
+    return _sqlite_matches(whole, prefixes)
+
+
+def _sqlite_matches(whole: Iterable[str], prefixes: Iterable[str]):
+    expression = " ".join([*(f'"{term}"' for term in whole), *(f'"{word}"*' for word in prefixes)])
+    return (
+        select(literal_column("rowid"))
+        .select_from(text("listing_search_fts"))
+        .where(text("listing_search_fts MATCH :expression").bindparams(expression=expression))
+    )
+
+
+def tsvector(document: ColumnElement) -> ColumnElement:
+    """The indexed expression on PostgreSQL; queries must spell it exactly so to use the GIN index."""
+    return func.to_tsvector(literal_column("'simple'"), document)
+
+
+def _postgres_matches(whole: Iterable[str], prefixes: Iterable[str]):
+    expression = " & ".join(
+        [*(f"'{term}'" for term in whole), *(f"'{word}':*" for word in prefixes)]
+    )
+    query = func.to_tsquery(literal_column("'simple'"), expression)
+    return select(ListingSearch.listing_id).where(tsvector(ListingSearch.document).op("@@")(query))

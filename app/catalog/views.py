@@ -1,0 +1,119 @@
+"""The market: buyers (and anyone) browse and search listings; one listing's page."""
+
+from flask import Blueprint, render_template
+from flask_babel import gettext as _
+
+from app.auth import PUBLIC, current_actor, requires
+from app.catalog import queries
+from app.catalog.schemas import MarketQuerySchema
+from app.db import get_session, utcnow
+from app.errors import NotFound
+from app.i18n import N_
+from app.web import query_args
+
+bp = Blueprint("market", __name__, url_prefix="/market")
+
+
+@bp.get("")
+@requires(PUBLIC)
+def browse():
+    """Find produce: search in Chinese, pinyin or English, narrow by grade, town, certification, price."""
+    filters = query_args(MarketQuerySchema())
+    reads = get_session()
+    found = queries.browse(
+        reads, viewer_kind=current_actor().kind, now=utcnow(), size=24, **filters
+    )
+    return render_template(
+        "catalog/browse.html", market=found, filters=filters, catalogue=queries.catalogue(reads)
+    )
+
+
+@bp.get("/<int:listing_id>")
+@requires(PUBLIC)
+def listing(listing_id: int):
+    """One listing: price per unit and per kg, stock, origin, certificates, and its batch's trace."""
+    actor = current_actor()
+    found = queries.listing_for(
+        get_session(),
+        listing_id,
+        viewer_kind=actor.kind,
+        viewer_organisation_id=actor.organisation_id,
+    )
+    if found is None:
+        raise NotFound(_("This listing does not exist, or it is not offered to you."))
+    own = found.organisation_id == actor.organisation_id
+    return render_template(
+        "catalog/listing.html", listing=found, own=own, sellable=found.is_sellable(utcnow())
+    )
+
+
+_LABELS = {
+    "certification": {
+        "organic": N_("organic"),
+        "green_food": N_("green food"),
+        "geographical_indication": N_("geographical indication"),
+        "commitment_certificate": N_("compliance certificate (承诺达标合格证)"),
+    },
+    "listing_status": {
+        "draft": N_("draft"),
+        "active": N_("on sale"),
+        "paused": N_("paused"),
+        "sold_out": N_("sold out"),
+        "expired": N_("expired"),
+    },
+    "input_kind": {
+        "fertiliser": N_("fertiliser"),
+        "pesticide": N_("pesticide"),
+        "other": N_("other input"),
+    },
+    "test_result": {"passed": N_("passed"), "failed": N_("failed")},
+    "stock_kind": {
+        "listed": N_("first stock"),
+        "adjusted": N_("adjusted"),
+        "imported": N_("imported"),
+        "ordered": N_("ordered"),
+        "released": N_("returned"),
+    },
+    "import_status": {
+        "checking": N_("checking rows"),
+        "ready": N_("ready to import"),
+        "invalid": N_("has bad rows"),
+        "done": N_("imported"),
+        "failed": N_("failed"),
+    },
+}
+
+
+@bp.app_template_global()
+def catalog_label(group: str, value: str) -> str:
+    """The person-readable name of a catalog code (a status, a certification, an input kind)."""
+    return _(_LABELS[group][str(value)])
+
+
+@bp.app_template_global()
+def certification_label(name: str) -> str:
+    return catalog_label("certification", name)
+
+
+@bp.app_template_global()
+def listing_status_label(status: str) -> str:
+    return catalog_label("listing_status", status)
+
+
+_CUSTODY_STEPS = {
+    "batch.recorded": N_("Harvest recorded at %(farm)s."),
+    "batch.tested": N_("Tested by %(lab)s: %(result)s."),
+    "listing.published": N_("Put on sale as “%(title)s”."),
+}
+
+
+@bp.app_template_global()
+def custody_step(event) -> str:
+    """One line of a batch's chain of custody, in words."""
+    template = _CUSTODY_STEPS.get(event.kind)
+    if template is None:
+        return event.kind
+    payload = dict(event.payload)
+    if "result" in payload:
+        payload["result"] = catalog_label("test_result", payload["result"])
+    return _(template, **{key: payload.get(key, "") for key in ("farm", "lab", "result", "title")})
