@@ -52,12 +52,20 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
 
+    # How long a process reuses the market's facet counts (per filter) and text matches (per search): a
+    # count or a new listing's place in a search may be this many seconds late; listings themselves never.
+    MARKET_CACHE_SECONDS = float(os.environ.get("MARKET_CACHE_SECONDS", "30"))
+    # How long a process reuses the catalogue's reference data (it changes only with a migration).
+    CATALOGUE_CACHE_SECONDS = float(os.environ.get("CATALOGUE_CACHE_SECONDS", "300"))
+
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
 
 class TestConfig(Config):
     TESTING = True
+    MARKET_CACHE_SECONDS = 0  # every test sees exactly what it made
+    CATALOGUE_CACHE_SECONDS = 0
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
     WTF_CSRF_ENABLED = True

@@ -109,6 +109,7 @@ def register_pages(app: Flask) -> None:
     from app import uploads
     from app.accounts import admin_views, organisation_views
     from app.accounts import views as accounts_views
+    from app.cache import TimedCache
     from app.catalog import import_views, seller_views, trace_views
     from app.catalog import views as market_views
     from app.dashboards import views as dashboards_views
@@ -127,6 +128,8 @@ def register_pages(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["without"] = without
+    app.extensions["agrilink.market_cache"] = TimedCache(app.config["MARKET_CACHE_SECONDS"])
+    app.extensions["agrilink.catalogue"] = TimedCache(app.config["CATALOGUE_CACHE_SECONDS"])
 
 
 class Api(flask_smorest.Api):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -129,10 +130,20 @@ def _create_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30})
         _use_sqlite_transactions_we_control(engine)
+        engine.dialect.statement_compiler = _SQLiteCompilerWithHints
         return engine
     return create_engine(
         parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+class _SQLiteCompilerWithHints(SQLiteCompiler):
+    """Renders `select(...).with_hint(Table, "INDEXED BY ix_...", "sqlite")`, which SQLAlchemy's SQLite
+    compiler leaves out: without statistics SQLite can pick the wrong index, and the market search knows
+    which one should lead (app/catalog/market.py)."""
+
+    def get_from_hint_text(self, table, text):
+        return text
 
 
 def _use_sqlite_transactions_we_control(engine: Engine) -> None:
@@ -142,7 +153,16 @@ def _use_sqlite_transactions_we_control(engine: Engine) -> None:
     def _configure(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        # WAL lets readers and the writer work at once; a larger cache and memory-mapped reads keep
+        # searches over many listings in memory.
+        pragmas = (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+            "cache_size=-65536",
+            "mmap_size=268435456",
+        )
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

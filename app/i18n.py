@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import Babel, format_datetime, format_decimal, get_locale
+from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 
 
@@ -108,7 +108,9 @@ def money(fen: int | None, currency: str = "CNY") -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     symbol = "¥" if currency == "CNY" else f"{currency} "
-    return f"{sign}{symbol}{format_decimal(yuan, format='#,##0')}.{cents:02d}"
+    return (
+        f"{sign}{symbol}{yuan:,}.{cents:02d}"  # grouped by thousands in Chinese and English alike
+    )
 
 
 def local_datetime(value: datetime | None, format: str = "medium") -> str:

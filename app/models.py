@@ -16,3 +16,16 @@ def import_all_models() -> None:
 def compared_by_autogenerate(name: str | None, type_: str, parent_names: dict) -> bool:
     """Alembic's include_name hook: leave the hand-made search structures out of model comparisons."""
     return not (name or "").startswith(HAND_MADE)
+
+
+def migrate(database, revision: str = "head", *, down: bool = False) -> None:
+    """Bring a database's schema to `revision` with the project's Alembic migrations (for tests and tools)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from app import ROOT
+
+    config = Config(str(ROOT / "alembic.ini"))
+    with database.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)

@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 
 from app import ROOT, create_app
 from app.db import Database
+from app.models import migrate
 from config import TestConfig
 from tests import factories
-from tests.helpers import migrate
 
 
 def _postgres_url_in_own_schema(url: str) -> tuple[str, str]:

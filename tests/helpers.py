@@ -2,12 +2,7 @@
 
 import re
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from flask.testing import FlaskClient
-
-from app import ROOT
-from app.db import Database
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -34,10 +29,3 @@ def sign_in(client: FlaskClient, user, organisation=None, language: str = "zh_CN
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def migrate(database: Database, revision: str = "head", *, down: bool = False) -> None:
-    config = AlembicConfig(str(ROOT / "alembic.ini"))
-    with database.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)

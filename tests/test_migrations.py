@@ -5,8 +5,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app.db import Base, Database
-from app.models import compared_by_autogenerate, import_all_models
-from tests.helpers import migrate
+from app.models import compared_by_autogenerate, import_all_models, migrate
 
 
 def _differences(database: Database) -> list:

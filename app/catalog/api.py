@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from app.auth import PUBLIC, SELLERS, current_actor, requires
-from app.catalog import batches, queries, services
+from app.catalog import batches, market, queries, services
 from app.catalog.schemas import (
     AdjustStockSchema,
     BatchSchema,
@@ -22,6 +22,7 @@ from app.catalog.schemas import (
     TestReportSchema,
     UpdateListingSchema,
 )
+from app.catalog.views import current_catalogue, market_cache
 from app.db import get_session, transaction, utcnow
 from app.errors import NotFound, RuleViolation
 from app.uploads import UploadKind, store_upload, upload_folder
@@ -41,7 +42,7 @@ _OPEN = {"security": []}
 @requires(PUBLIC)
 def catalogue():
     """Categories, products with their grades, and units (with their weight in grams)."""
-    return queries.catalogue(get_session())
+    return current_catalogue()
 
 
 @blp.route("/listings")
@@ -53,22 +54,24 @@ class Listings(MethodView):
     def get(self, filters):
         """Listings on sale that you may see: search (q), filters, sort, pages; facets=true adds counts."""
         size, with_facets = filters.pop("size"), filters.pop("facets")
-        market = queries.browse(
+        found = market.browse(
             get_session(),
             viewer_kind=current_actor().kind,
             now=utcnow(),
             size=size,
             with_facets=with_facets,
+            cache=market_cache(),
+            loads=market.FULL_LOADS,
             **filters,
         )
-        page = market.page
+        page = found.page
         return {
             "items": page.items,
             "page": page.number,
             "size": page.size,
             "has_more": page.has_next,
             "total": page.total,
-            "facets": asdict(market.facets) if market.facets else None,
+            "facets": asdict(found.facets) if found.facets else None,
         }
 
     @blp.arguments(CreateListingSchema)

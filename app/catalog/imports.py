@@ -231,7 +231,10 @@ def _read_rows(filename: str, data: bytes) -> Iterator[tuple[int, dict]]:
     keys = _columns(header)
     for number, cells in enumerate(table, start=2):
         typed = {key: _plain(cell) for key, cell in zip(keys, cells, strict=False) if key}
-        if any(value != "" for value in typed.values()):
+        typed = {
+            key: value for key, value in typed.items() if value != ""
+        }  # an empty cell is not given
+        if typed:
             yield number, typed
 
 
@@ -352,8 +355,12 @@ def _values(
         for column in Listing.__table__.columns
         if column.key in _STAGED
     }
-    columns["production_date"] = (
-        listing.production_date.isoformat() if listing.production_date else None
+    columns.update(  # a listing not yet saved knows what it refers to only through its relationships
+        product_id=listing.product.id,
+        grade_id=listing.grade.id,
+        unit_code=listing.unit.code,
+        batch_id=listing.batch.id if listing.batch else None,
+        production_date=listing.production_date.isoformat() if listing.production_date else None,
     )
     return listing_id, {**columns, "status": status, "document": search_document(listing)}
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from flask_babel import gettext as _
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation
@@ -110,6 +111,8 @@ class InputKind(StrEnum):
 
 
 class TestResult(StrEnum):
+    __test__ = False  # a lab test's result, not a test case for pytest to collect
+
     passed = "passed"
     failed = "failed"
 
@@ -168,6 +171,7 @@ class BatchInput(Base):
 class TestReport(Base):
     """A residue or quality test of a batch, by a lab, with its report file."""
 
+    __test__ = False  # not a test case for pytest to collect
     __tablename__ = "test_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,6 +210,25 @@ class Listing(Base):
         CheckConstraint("min_order >= 1", name="min_order_positive"),
         Index("ix_listings_status_price", "status", "price_per_kg_fen"),
         Index("ix_listings_status_published", "status", "published_at"),
+        # Covers every column the market's facet counts and filters read, so counting never visits the
+        # table itself (app/catalog/market.py).
+        Index(
+            "ix_listings_market",
+            "status",
+            "category_id",
+            "grade_id",
+            "town",
+            "organic",
+            "green_food",
+            "geographical_indication",
+            "visible_to",
+            "expires_at",
+            "quantity",
+            "min_order",
+            "price_per_kg_fen",
+            "commitment_certificate",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -243,6 +266,7 @@ class Listing(Base):
 
     seller: Mapped[Organisation] = relationship()
     product: Mapped[Product] = relationship()
+    category: Mapped[Category] = relationship()
     grade: Mapped[Grade] = relationship()
     batch: Mapped[Batch | None] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -341,8 +365,8 @@ class StockMovement(Base):
 class ListingSearch(Base):
     """A listing's words, tokenised for Chinese and English (app/catalog/search.py), one row per listing.
 
-    On SQLite an FTS5 table mirrors it through triggers; on PostgreSQL a GIN index over its tsvector
-    serves the same queries (both made by the migration).
+    On SQLite an FTS5 table mirrors it through triggers; on PostgreSQL the words are stored as a tsvector
+    (they are already plain lexemes) under a GIN index. The migrations make both.
     """
 
     __tablename__ = "listing_search"
@@ -350,7 +374,7 @@ class ListingSearch(Base):
     listing_id: Mapped[int] = mapped_column(
         ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
     )
-    document: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 
 # --- spreadsheet imports --------------------------------------------------------------------------

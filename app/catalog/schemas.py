@@ -8,8 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.accounts.schemas import Text
 from app.auth import BUYER_KINDS
+from app.catalog.market import SORTS
 from app.catalog.models import CERTIFICATIONS, InputKind, ListingStatus, TestResult
-from app.catalog.queries import SORTS
 from app.web import ID_RANGE, PAGE_RANGE
 
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000 a unit: above that it is a typing mistake
@@ -249,7 +249,7 @@ class ListingSchema(Schema):
     seller = fields.String(attribute="seller.name_zh")
     product = fields.String(attribute="product.code")
     product_name = fields.String(attribute="product.name_zh")
-    category = fields.String(attribute="product.category.code")
+    category = fields.String(attribute="category.code")
     grade = fields.String(attribute="grade.code")
     grade_name = fields.String(attribute="grade.name_zh")
     batch = fields.String(attribute="batch.code", allow_none=True)

@@ -5,16 +5,18 @@ search engines index text without a dictionary), English and pinyin into words m
 character; "cuiya" and "green tea" match the product's aliases and English names. Chinese terms are stored
 as ASCII ("u7fe0u82bd" for 翠芽) so that every database and tokenizer reads them the same way.
 
-SQLite answers through an FTS5 table, PostgreSQL through a GIN index on to_tsvector('simple', document).
+SQLite answers through an FTS5 table, PostgreSQL through a GIN index on the words stored as a tsvector.
 """
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text
+from sqlalchemy import ARRAY, ColumnElement, Integer, bindparam, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from app.catalog.models import ListingSearch
+from app.cache import NO_CACHE, TimedCache
+from app.catalog.models import Listing, ListingSearch
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TERMS = re.compile(rf"([{_CJK}]+)|([0-9a-z]+)")
@@ -54,14 +56,32 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(whole)), list(dict.fromkeys(prefixes))
 
 
-def matching_listing_ids(session: Session, query: str):
-    """A subquery of the listing ids whose words match `query`, or None when nothing searchable was typed."""
+@dataclass(frozen=True)
+class Matches:
+    """What a typed search matched: how many listings, and two ways to keep only those in SQL."""
+
+    count: int
+    within: ColumnElement  # Listing.id in a subquery of the full-text index
+    among: ColumnElement  # Listing.id among the matched ids, sent as one value (PostgreSQL only)
+
+
+def text_matches(session: Session, query: str, cache: TimedCache = NO_CACHE) -> Matches | None:
+    """The listings whose words match `query`; None when nothing searchable was typed."""
     whole, prefixes = query_terms(query)
     if not whole and not prefixes:
         return None
     if session.get_bind().dialect.name == "postgresql":
-        return _postgres_matches(whole, prefixes)
-    return _sqlite_matches(whole, prefixes)
+        # Given the ids as one array, the planner knows how many matched and plans for it (a subquery
+        # it must guess). Popular searches reuse their ids for a few seconds.
+        matching = _postgres_matches(whole, prefixes)
+        ids = cache.get(
+            ("text matches", *whole, "|", *prefixes), lambda: list(session.scalars(matching))
+        )
+        among = Listing.id == func.any(bindparam("matches", ids, type_=ARRAY(Integer)))
+        return Matches(len(ids), Listing.id.in_(matching), among)
+    matching = _sqlite_matches(whole, prefixes)
+    count = session.scalar(select(func.count()).select_from(matching.subquery()))
+    return Matches(count, Listing.id.in_(matching), Listing.id.in_(matching))
 
 
 def _sqlite_matches(whole: Iterable[str], prefixes: Iterable[str]):
@@ -73,14 +93,9 @@ def _sqlite_matches(whole: Iterable[str], prefixes: Iterable[str]):
     )
 
 
-def tsvector(document: ColumnElement) -> ColumnElement:
-    """The indexed expression on PostgreSQL; queries must spell it exactly so to use the GIN index."""
-    return func.to_tsvector(literal_column("'simple'"), document)
-
-
 def _postgres_matches(whole: Iterable[str], prefixes: Iterable[str]):
     expression = " & ".join(
         [*(f"'{term}'" for term in whole), *(f"'{word}':*" for word in prefixes)]
     )
     query = func.to_tsquery(literal_column("'simple'"), expression)
-    return select(ListingSearch.listing_id).where(tsvector(ListingSearch.document).op("@@")(query))
+    return select(ListingSearch.listing_id).where(ListingSearch.document.op("@@")(query))

@@ -15,6 +15,7 @@ from app.catalog.schemas import (
     TestReportSchema,
     UpdateListingForm,
 )
+from app.catalog.views import current_catalogue
 from app.db import get_session, transaction
 from app.forms import Form
 from app.uploads import UploadKind, store_upload, upload_folder
@@ -220,7 +221,7 @@ def remove_photo(listing_id: int, photo_id: int):
 def _choices() -> dict:
     reads = get_session()
     return {
-        "catalogue": queries.catalogue(reads),
+        "catalogue": current_catalogue(),
         "batches": queries.seller_batches(reads, current_actor().organisation_id),
     }
 
@@ -257,7 +258,7 @@ def new_batch():
             )
             return redirect(url_for("selling.batch", code=batch.code))
     return render_template(
-        "catalog/batch_form.html", form=form, catalogue=queries.catalogue(get_session())
+        "catalog/batch_form.html", form=form, catalogue=current_catalogue()
     ), form.status
 
 

@@ -1,10 +1,12 @@
 """The market: buyers (and anyone) browse and search listings; one listing's page."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 
 from app.auth import PUBLIC, current_actor, requires
-from app.catalog import queries
+from app.cache import TimedCache
+from app.catalog import market, queries
+from app.catalog.catalogue import Catalogue, catalogue
 from app.catalog.schemas import MarketQuerySchema
 from app.db import get_session, utcnow
 from app.errors import NotFound
@@ -14,17 +16,33 @@ from app.web import query_args
 bp = Blueprint("market", __name__, url_prefix="/market")
 
 
+def market_cache() -> TimedCache:
+    """This process's facet counts and text matches, kept MARKET_CACHE_SECONDS (set up by create_app)."""
+    return current_app.extensions["agrilink.market_cache"]
+
+
+def current_catalogue() -> Catalogue:
+    """The catalogue's reference data, read at most every CATALOGUE_CACHE_SECONDS by this process."""
+    return catalogue(get_session(), current_app.extensions["agrilink.catalogue"])
+
+
 @bp.get("")
 @requires(PUBLIC)
 def browse():
     """Find produce: search in Chinese, pinyin or English, narrow by grade, town, certification, price."""
     filters = query_args(MarketQuerySchema())
-    reads = get_session()
-    found = queries.browse(
-        reads, viewer_kind=current_actor().kind, now=utcnow(), size=24, **filters
+    reference = current_catalogue()
+    found = market.browse(
+        get_session(),
+        viewer_kind=current_actor().kind,
+        now=utcnow(),
+        size=20,
+        cache=market_cache(),
+        catalogue=reference,
+        **filters,
     )
     return render_template(
-        "catalog/browse.html", market=found, filters=filters, catalogue=queries.catalogue(reads)
+        "catalog/browse.html", market=found, filters=filters, catalogue=reference
     )
 
 

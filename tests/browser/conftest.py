@@ -11,8 +11,8 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.db import transaction
 from app.demo.seed import seed_demo
+from app.models import migrate
 from config import TestConfig
-from tests.helpers import migrate
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",

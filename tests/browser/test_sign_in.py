@@ -12,7 +12,7 @@ def test_a_cooperative_manager_signs_in_switches_to_english_and_sees_the_dashboa
     page.goto(f"{live_server}/sign-in")
     page.get_by_label("手机号或邮箱").fill("13908520001")
     page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.locator("main form").get_by_role("button", name="登录").click()
 
     expect(page.get_by_role("heading", name="王建国，您好")).to_be_visible()
     expect(page.get_by_role("heading", name="出售您的农产品")).to_be_visible()

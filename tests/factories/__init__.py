@@ -14,14 +14,36 @@ from tests.factories.accounts import (
     member,
 )
 from tests.factories.base import BaseFactory
+from tests.factories.catalog import (
+    BatchFactory,
+    BatchInputFactory,
+    ListingFactory,
+    ListingImportFactory,
+    ListingImportRowFactory,
+    ListingPhotoFactory,
+    ListingSearchFactory,
+    StockMovementFactory,
+    TestReportFactory,
+    UploadFactory,
+)
 
 __all__ = [
     "ApiTokenFactory",
+    "BatchFactory",
+    "BatchInputFactory",
     "EventFactory",
     "InvitationFactory",
+    "ListingFactory",
+    "ListingImportFactory",
+    "ListingImportRowFactory",
+    "ListingPhotoFactory",
+    "ListingSearchFactory",
     "MembershipFactory",
     "OrganisationFactory",
     "SignInAttemptFactory",
+    "StockMovementFactory",
+    "TestReportFactory",
+    "UploadFactory",
     "UserFactory",
     "bind",
     "member",
@@ -30,6 +52,8 @@ __all__ = [
 
 
 def _all_factories(cls=BaseFactory):
+    if cls is BaseFactory:
+        yield cls  # factories that look up reference data ask the base for the session
     for subclass in cls.__subclasses__():
         yield subclass
         yield from _all_factories(subclass)
