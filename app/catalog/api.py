@@ -61,7 +61,7 @@ class Listings(MethodView):
             size=size,
             with_facets=with_facets,
             cache=market_cache(),
-            loads=market.FULL_LOADS,
+            loads=None,
             **filters,
         )
         page = found.page

@@ -272,6 +272,39 @@ class ListingSchema(Schema):
     updated_at = fields.DateTime()
 
 
+class ListingSummarySchema(Schema):
+    """A listing in a list: what a buyer's system needs to choose; GET /listings/{id} has the rest."""
+
+    id = fields.Integer()
+    title = fields.String()
+    seller_id = fields.Integer()
+    seller = fields.String()
+    product = fields.String()
+    product_name = fields.String()
+    category = fields.String()
+    grade = fields.String()
+    grade_name = fields.String()
+    batch = fields.String(allow_none=True)
+    unit = fields.String()
+    price_fen = fields.Integer()
+    price_per_kg_fen = fields.Integer()
+    quantity = fields.Integer()
+    min_order = fields.Integer()
+    town = fields.String()
+    village = fields.String()
+    certifications = fields.Function(
+        lambda row: (
+            [name for name in CERTIFICATIONS[:3] if row[name]]
+            + (["commitment_certificate"] if row["commitment_certificate"] else [])
+        )
+    )
+    status = fields.String()
+    photo = fields.Function(
+        lambda row: f"/files/{row['photo_token']}" if row["photo_token"] else None
+    )
+    published_at = fields.DateTime()
+
+
 class FacetsSchema(Schema):
     categories = fields.List(fields.Tuple((fields.String(), fields.Integer())))
     grades = fields.List(fields.Tuple((fields.String(), fields.Integer())))
@@ -280,7 +313,7 @@ class FacetsSchema(Schema):
 
 
 class ListingPageSchema(Schema):
-    items = fields.List(fields.Nested(ListingSchema))
+    items = fields.List(fields.Nested(ListingSummarySchema))
     page = fields.Integer()
     size = fields.Integer()
     has_more = fields.Boolean()

@@ -8,11 +8,13 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import func, literal_column, select, text
 
 from app import create_app
+from app.accounts.models import Organisation
 from app.auth import PUBLIC, requires
-from app.catalog.market import SORTS, market_conditions
-from app.catalog.models import Grade, Listing, ListingSearch, Product
+from app.catalog.market import SORTS, SUMMARY_COLUMNS, market_conditions
+from app.catalog.models import Batch, Category, Grade, Listing, ListingPhoto, ListingSearch, Product
 from app.catalog.search import query_terms
 from app.db import get_session, utcnow
+from app.uploads import Upload
 
 bare = Blueprint("bench", __name__)
 
@@ -33,28 +35,31 @@ def bare_listings():
     )
     if args.get("q"):
         conditions.append(Listing.id.in_(_text_search(session, args["q"])))
+    photo = (
+        select(Upload.token)
+        .join(ListingPhoto, ListingPhoto.upload_id == Upload.id)
+        .where(ListingPhoto.listing_id == Listing.id)
+        .order_by(ListingPhoto.position)
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
-        select(
-            Listing.id,
-            Listing.title,
-            Listing.price_fen,
-            Listing.price_per_kg_fen,
-            Listing.unit_code,
-            Listing.quantity,
-            Listing.min_order,
-            Listing.town,
-            Listing.village,
-            Listing.status,
-            Product.code.label("product"),
-            Grade.code.label("grade"),
-        )
+        select(*SUMMARY_COLUMNS, photo.label("photo_token"))
+        .join(Organisation, Organisation.id == Listing.organisation_id)
         .join(Product, Product.id == Listing.product_id)
+        .join(Category, Category.id == Listing.category_id)
         .join(Grade, Grade.id == Listing.grade_id)
+        .outerjoin(Batch, Batch.id == Listing.batch_id)
         .where(*conditions)
         .order_by(*SORTS[args.get("sort", "newest")])
         .limit(20)
     )
-    return jsonify([dict(row._mapping) for row in session.execute(query)])
+    return jsonify(
+        [
+            {**row._asdict(), "published_at": row.published_at.isoformat()}
+            for row in session.execute(query)
+        ]
+    )
 
 
 def _text_search(session, typed: str):
