@@ -28,6 +28,7 @@ from app.catalog.models import (
     ListingStatus,
     StockKind,
     StockMovement,
+    visible_kinds,
 )
 from app.catalog.references import References
 from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, Yuan
@@ -583,9 +584,8 @@ def count_rows(session: Session, import_id: int) -> int:
 def export_rows(listings: list[Listing]) -> Iterator[list]:
     """The header and one row per listing, in the columns an import reads back."""
     yield [column.header for column in COLUMNS]
-    kinds = {bit: kind for kind, bit in (("supermarket", 1), ("school", 2), ("trader", 4))}
     for listing in listings:
-        visible = ",".join(kind for bit, kind in kinds.items() if listing.visible_to & bit)
+        visible = ",".join(visible_kinds(listing.visible_to))
         yield [
             listing.id,
             listing.product.code,

@@ -1,5 +1,6 @@
 """The catalogue (categories, products, grades, units), traceable batches, and the listings sellers put up."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -200,6 +201,19 @@ class ListingStatus(StrEnum):
 CERTIFICATIONS = ("organic", "green_food", "geographical_indication", "commitment_certificate")
 # Who may see a listing: 0 is everyone; otherwise only the buyer kinds whose bits are set.
 VISIBILITY_BITS = {OrgKind.supermarket: 1, OrgKind.school: 2, OrgKind.trader: 4}
+
+
+def visibility_mask(kinds: Iterable[str] | None) -> int:
+    """The `visible_to` mask for these buyer kinds ("supermarket", "school", "trader"); none is 0."""
+    mask = 0
+    for kind in kinds or ():
+        mask |= VISIBILITY_BITS[OrgKind(kind)]
+    return mask
+
+
+def visible_kinds(mask: int) -> list[str]:
+    """The buyer kinds a `visible_to` mask names, in a fixed order; [] means everyone."""
+    return [kind.value for kind, bit in VISIBILITY_BITS.items() if mask & bit]
 
 
 class Listing(Base):

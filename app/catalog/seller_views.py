@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import SELLERS, current_actor, requires
 from app.catalog import batches, queries, services
-from app.catalog.models import ListingStatus
+from app.catalog.models import ListingStatus, visible_kinds
 from app.catalog.schemas import (
     AdjustStockSchema,
     BatchInputSchema,
@@ -132,11 +132,7 @@ def _form_values(listing) -> dict:
         unit=listing.unit_code,
         batch=listing.batch.code if listing.batch else "",
         price_fen=f"{listing.price_fen / 100:.2f}",
-        visible_to=[
-            kind
-            for kind, bit in (("supermarket", 1), ("school", 2), ("trader", 4))
-            if listing.visible_to & bit
-        ],
+        visible_to=visible_kinds(listing.visible_to),
     )
     return values
 

@@ -1,6 +1,5 @@
 """Listing use cases: put produce up for sale, change it, pause it, adjust its stock, let it expire."""
 
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,15 +8,14 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import events
-from app.auth import OrgKind
 from app.catalog.models import (
-    VISIBILITY_BITS,
     Listing,
     ListingPhoto,
     ListingSearch,
     ListingStatus,
     StockKind,
     StockMovement,
+    visibility_mask,
 )
 from app.catalog.references import References
 from app.catalog.search import document_terms
@@ -312,13 +310,6 @@ def expiry(production_date: date | None, shelf_life_days: int | None) -> datetim
         return None
     last_day = production_date + timedelta(days=shelf_life_days)
     return datetime.combine(last_day, time(), tzinfo=LOCAL_TIME)
-
-
-def visibility_mask(kinds: Iterable[str]) -> int:
-    mask = 0
-    for kind in kinds or ():
-        mask |= VISIBILITY_BITS[OrgKind(kind)]
-    return mask
 
 
 def _move_stock(
