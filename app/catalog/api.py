@@ -102,19 +102,14 @@ class ListingResource(MethodView):
     def patch(self, data, listing_id: int):
         """Change a listing's particulars, or put it on sale (status active) or take it off (paused)."""
         actor = current_actor()
-        wanted = data.pop("status", None)
         with transaction() as write:
-            mine = {
-                "organisation_id": actor.organisation_id,
-                "actor_id": actor.user_id,
-                "listing_id": listing_id,
-            }
-            if data:
-                services.update_listing(write, **mine, **data)
-            if wanted == "paused":
-                services.pause_listing(write, **mine)
-            elif wanted == "active":
-                services.publish_listing(write, **mine)
+            services.change_listing(
+                write,
+                organisation_id=actor.organisation_id,
+                actor_id=actor.user_id,
+                listing_id=listing_id,
+                **data,
+            )
         return _visible(listing_id)
 
 

@@ -25,6 +25,9 @@ class Yuan(fields.Field):
             amount = Decimal(text)
         except InvalidOperation as error:
             raise ValidationError(_("Enter a price in yuan, such as 120 or 120.50.")) from error
+        if not amount.is_finite() or abs(amount) > MAX_PRICE_FEN:
+            # A number this large is no price; refusing it here also keeps the arithmetic below exact.
+            raise ValidationError(_("Enter a price in yuan, such as 120 or 120.50."))
         if amount != amount.quantize(Decimal("0.01")):
             raise ValidationError(_("A price has at most two decimals (fen)."))
         return int(amount * 100)
@@ -34,6 +37,9 @@ PRICE_RANGE = validate.Range(
     min=1, max=MAX_PRICE_FEN, error=_l("Must be more than ¥0 and at most ¥1,000,000.")
 )
 
+PRICE_FILTER_RANGE = validate.Range(
+    min=0, max=MAX_PRICE_FEN, error=_l("Must be between ¥0 and ¥1,000,000.")
+)
 
 _COUNT = validate.Range(min=0, max=MAX_QUANTITY)
 
@@ -136,6 +142,13 @@ class AdjustStockSchema(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
+class SellerListingsQuerySchema(Schema):
+    """The filters of a seller's own list of listings."""
+
+    status = fields.Enum(ListingStatus, load_default=None)
+    page = fields.Integer(load_default=1, validate=PAGE_RANGE)
+
+
 class MarketQuerySchema(Schema):
     q = Text(load_default="", validate=validate.Length(max=100))
     category = fields.String(load_default=None, validate=validate.Length(max=40))
@@ -144,10 +157,16 @@ class MarketQuerySchema(Schema):
     town = fields.String(load_default=None, validate=validate.Length(max=60))
     certification = fields.String(load_default=None, validate=validate.OneOf(CERTIFICATIONS))
     min_price_fen = Yuan(
-        load_default=None, data_key="min_price", metadata={"description": "Yuan per kg."}
+        load_default=None,
+        data_key="min_price",
+        validate=PRICE_FILTER_RANGE,
+        metadata={"description": "Yuan per kg."},
     )
     max_price_fen = Yuan(
-        load_default=None, data_key="max_price", metadata={"description": "Yuan per kg."}
+        load_default=None,
+        data_key="max_price",
+        validate=PRICE_FILTER_RANGE,
+        metadata={"description": "Yuan per kg."},
     )
     in_stock = fields.Boolean(load_default=False)
     seller = fields.Integer(load_default=None, validate=ID_RANGE)

@@ -6,12 +6,13 @@ from sqlalchemy.orm import Session
 
 from app.auth import SELLERS, current_actor, requires
 from app.catalog import batches, queries, services
-from app.catalog.models import ListingStatus, visible_kinds
+from app.catalog.models import visible_kinds
 from app.catalog.schemas import (
     AdjustStockSchema,
     BatchInputSchema,
     CreateListingForm,
     RecordBatchSchema,
+    SellerListingsQuerySchema,
     TestReportSchema,
     UpdateListingForm,
 )
@@ -19,6 +20,7 @@ from app.catalog.views import current_catalogue
 from app.db import get_session, transaction
 from app.forms import Form
 from app.uploads import UploadKind, store_upload, upload_folder
+from app.web import query_args
 
 bp = Blueprint("selling", __name__, url_prefix="/selling")
 
@@ -27,15 +29,9 @@ bp = Blueprint("selling", __name__, url_prefix="/selling")
 @requires(SELLERS)
 def listings():
     """This seller's listings, newest change first, by status."""
-    status = request.args.get("status") or None
-    status = ListingStatus(status) if status in ListingStatus.__members__ else None
-    page = queries.seller_listings(
-        get_session(),
-        current_actor().organisation_id,
-        status=status,
-        page=request.args.get("page", 1, type=int),
-    )
-    return render_template("catalog/seller_listings.html", page=page, status=status)
+    wanted = query_args(SellerListingsQuerySchema())
+    page = queries.seller_listings(get_session(), current_actor().organisation_id, **wanted)
+    return render_template("catalog/seller_listings.html", page=page, status=wanted["status"])
 
 
 @bp.route("/listings/new", methods=["GET", "POST"])

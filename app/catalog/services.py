@@ -142,6 +142,29 @@ def update_listing(
     return listing
 
 
+def change_listing(
+    session: Session,
+    *,
+    organisation_id: int,
+    actor_id: int,
+    listing_id: int,
+    status: ListingStatus | str | None = None,
+    **changes,
+) -> Listing:
+    """Change a listing's particulars and, if asked, put it on sale ("active") or take it off ("paused")."""
+    mine = {"organisation_id": organisation_id, "actor_id": actor_id, "listing_id": listing_id}
+    listing = own_listing(session, organisation_id, listing_id)
+    if changes:
+        update_listing(session, **mine, **changes)
+    if status == ListingStatus.paused:
+        pause_listing(session, **mine)
+    elif status == ListingStatus.active:
+        publish_listing(session, **mine)
+    elif status is not None:
+        raise RuleViolation(_("A listing can only be put on sale or paused here."), field="status")
+    return listing
+
+
 def publish_listing(
     session: Session,
     *,
