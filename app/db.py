@@ -9,8 +9,9 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
@@ -43,8 +44,18 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# Every user of the platform is in China's one time zone: a "day" (a harvest date, a delivery day) is a day
+# there, whatever the server's clock says.
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day in Meitan at this moment."""
+    return moment.astimezone(LOCAL_TIME).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

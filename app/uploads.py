@@ -2,8 +2,10 @@
 code tree (UPLOAD_FOLDER, by default instance/uploads), and served with headers that stop a browser from
 running anything in them.
 
-Photos are decoded and re-encoded, which drops hidden payloads and the GPS position a phone writes into
-them; documents must really be PDFs. Each file is named by an unguessable token.
+Photos are decoded, turned upright and re-encoded, which drops hidden payloads and the GPS position a phone
+writes into them; documents must really be PDFs. Each file is named by an unguessable token. A file is
+written before its row is committed; if the transaction rolls back instead, the file is deleted, so a refused
+request leaves nothing behind on disk either.
 """
 
 import hashlib
@@ -16,8 +18,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, send_file
 from flask_babel import gettext as _
-from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ForeignKey, String, select
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import ForeignKey, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.auth import PUBLIC, requires
@@ -29,7 +31,10 @@ PHOTO_LIMIT = 5 * MEGABYTE
 DOCUMENT_LIMIT = 10 * MEGABYTE
 _PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _LONGEST_SIDE = 2000  # pixels: plenty for a listing photo, and it keeps pages quick on a phone
-Image.MAX_IMAGE_PIXELS = 50_000_000  # a decompression bomb is refused rather than decoded
+_MOST_PIXELS = (
+    50_000_000  # a bigger image (a decompression bomb, or no phone's photo) is not decoded
+)
+_WRITTEN = "uploads_written"  # session.info key: files written in the session's open transaction
 
 
 class UploadKind(StrEnum):
@@ -84,7 +89,9 @@ def store_upload(
     else:
         content, content_type = _clean_image(data, field, kind)
     token = secrets.token_urlsafe(32)
-    _write(folder / token[:2] / token, content)
+    path = folder / token[:2] / token
+    _write(path, content)
+    session.info.setdefault(_WRITTEN, []).append(path)
     upload = Upload(
         token=token,
         organisation_id=organisation_id,
@@ -111,8 +118,18 @@ def _clean_image(data: bytes, field: str, kind: UploadKind) -> tuple[bytes, str]
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in _PHOTO_FORMATS:
                 raise RuleViolation(refusal, field=field)
+            width, height = image.size
+            if width * height > _MOST_PIXELS:
+                raise RuleViolation(
+                    _(
+                        "The photo is %(width)d × %(height)d pixels; that is too large.",
+                        width=width,
+                        height=height,
+                    ),
+                    field=field,
+                )
             image.load()
-            return _reencoded(image)
+            return _reencoded(ImageOps.exif_transpose(image))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
         raise RuleViolation(refusal, field=field) from error
 
@@ -134,6 +151,18 @@ def _write(path: Path, content: bytes) -> None:
     partial = path.with_suffix(".partial")
     partial.write_bytes(content)
     partial.replace(path)  # readers never see half a file
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_written_files(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _delete_files_of_rolled_back_transaction(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without a commit
+        for path in session.info.pop(_WRITTEN, ()):
+            path.unlink(missing_ok=True)
 
 
 def upload_folder() -> Path:

@@ -1,18 +1,16 @@
 """Read-only selects for the accounts pages and API lists."""
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import ApiToken, Invitation, Membership, Organisation
 from app.auth import OrgKind, Role, VerificationStatus
-from app.db import Page, paginate
+from app.db import LOCAL_TIME, Page, paginate
 from app.events import Event
 
 # A date in a filter is the day as people in Meitan live it.
-_LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def membership_of(session: Session, user_id: int, organisation_id: int) -> Membership | None:
@@ -129,4 +127,4 @@ def event_kinds(session: Session) -> list[str]:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=_LOCAL_TIME)
+    return datetime.combine(day, time(), tzinfo=LOCAL_TIME)

@@ -25,7 +25,7 @@ from app.catalog.schemas import (
 from app.catalog.views import current_catalogue, market_cache
 from app.db import get_session, transaction, utcnow
 from app.errors import NotFound, RuleViolation
-from app.uploads import UploadKind, store_upload, upload_folder
+from app.uploads import upload_folder
 
 blp = Blueprint(
     "catalog_api",
@@ -159,20 +159,14 @@ def add_photo(listing_id: int):
     file = request.files.get("photo")
     if file is None or not file.filename:
         raise RuleViolation(_("Send the photo as the multipart field 'photo'."), field="photo")
-    organisation_id = current_actor().organisation_id
     with transaction() as write:
-        services.own_listing(write, organisation_id, listing_id)
-        upload = store_upload(
+        services.add_listing_photo(
             write,
-            organisation_id=organisation_id,
-            kind=UploadKind.photo,
+            organisation_id=current_actor().organisation_id,
+            listing_id=listing_id,
             filename=file.filename,
             data=file.read(),
             folder=upload_folder(),
-            field="photo",
-        )
-        services.add_listing_photo(
-            write, organisation_id=organisation_id, listing_id=listing_id, upload=upload
         )
     return _visible(listing_id)
 

@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import date, datetime
+from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -9,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.catalog.models import Batch, BatchInput, InputKind, Product, TestReport, TestResult
-from app.db import utcnow
+from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
-from app.uploads import Upload
+from app.uploads import UploadKind, store_upload
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread off a label
 
@@ -39,7 +40,7 @@ def record_batch(
         raise RuleViolation(
             _("There is no product %(code)s in the catalogue.", code=product), field="product"
         )
-    if harvest_date > now.date():
+    if harvest_date > local_date(now):
         raise RuleViolation(_("The harvest date cannot be in the future."), field="harvest_date")
     code = code.strip().upper() or _new_code(session, harvest_date)
     if session.scalar(select(Batch.id).where(Batch.code == code)):
@@ -90,21 +91,39 @@ def add_test_report(
     tested_on: date,
     result: TestResult,
     summary: str = "",
-    upload: Upload | None = None,
+    report: tuple[str, bytes] | None = None,
+    folder: Path | None = None,
     now: datetime | None = None,
 ) -> TestReport:
-    """Attach a residue or quality test of a batch, with the lab's report."""
+    """Attach a residue or quality test of a batch, with the lab's report as (file name, content).
+
+    The report is a PDF or a photo of it, kept in `folder` (app.uploads.upload_folder()).
+    """
     now = now or utcnow()
     batch = own_batch(session, organisation_id, batch_code)
-    if tested_on > now.date():
+    if tested_on > local_date(now):
         raise RuleViolation(_("The test date cannot be in the future."), field="tested_on")
-    report = TestReport(lab=lab, tested_on=tested_on, result=result, summary=summary, upload=upload)
-    batch.tests.append(report)
+    upload = None
+    if report is not None:
+        filename, data = report
+        upload = store_upload(
+            session,
+            organisation_id=organisation_id,
+            kind=UploadKind.document,
+            filename=filename,
+            data=data,
+            folder=folder,
+            field="report",
+        )
+    test = TestReport(lab=lab, tested_on=tested_on, result=result, summary=summary, upload=upload)
+    batch.tests.append(test)
     _record(session, "batch.tested", batch, actor_id, now, lab=lab, result=result.value)
-    return report
+    return test
 
 
 def own_batch(session: Session, organisation_id: int, code: str) -> Batch:
+    """This seller's batch with this code (codes are kept in capitals; people type them either way)."""
+    code = code.strip().upper()
     batch = session.scalar(select(Batch).where(Batch.code == code))
     if batch is None:
         raise NotFound(_("There is no batch %(code)s.", code=code))
@@ -133,11 +152,17 @@ def _new_code(session: Session, harvest_date: date) -> str:
 
 
 def _record(
-    session: Session, kind: str, batch: Batch, actor_id: int | None, now: datetime | None, **payload
+    session: Session,
+    event_kind: str,
+    batch: Batch,
+    actor_id: int | None,
+    now: datetime | None,
+    /,
+    **payload,
 ) -> None:
     events.record(
         session,
-        kind,
+        event_kind,
         organisation_id=batch.organisation_id,
         actor_id=actor_id,
         subject=f"batch:{batch.id}",

@@ -19,7 +19,7 @@ from app.catalog.schemas import (
 from app.catalog.views import current_catalogue
 from app.db import get_session, transaction
 from app.forms import Form
-from app.uploads import UploadKind, store_upload, upload_folder
+from app.uploads import upload_folder
 from app.web import query_args
 
 bp = Blueprint("selling", __name__, url_prefix="/selling")
@@ -67,20 +67,16 @@ def _create_with_photos(session: Session, data: dict):
 def _attach_photos(session: Session, listing_id: int) -> None:
     organisation_id = current_actor().organisation_id
     for file in request.files.getlist("photos"):
-        if not file.filename:
-            continue
-        upload = store_upload(
-            session,
-            organisation_id=organisation_id,
-            kind=UploadKind.photo,
-            filename=file.filename,
-            data=file.read(),
-            folder=upload_folder(),
-            field="photos",
-        )
-        services.add_listing_photo(
-            session, organisation_id=organisation_id, listing_id=listing_id, upload=upload
-        )
+        if file.filename:
+            services.add_listing_photo(
+                session,
+                organisation_id=organisation_id,
+                listing_id=listing_id,
+                filename=file.filename,
+                data=file.read(),
+                folder=upload_folder(),
+                field="photos",
+            )
 
 
 @bp.route("/listings/<int:listing_id>", methods=["GET", "POST"])
@@ -298,30 +294,17 @@ def add_test(code: str):
     """Attach a residue or quality test report (PDF or photo)."""
     actor = current_actor()
     form = Form(TestReportSchema())
+    file = request.files.get("report")
     if form.validate_on_submit() and form.submit(
         lambda s: batches.add_test_report(
             s,
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
             batch_code=code,
-            upload=_report_upload(s),
+            report=(file.filename, file.read()) if file and file.filename else None,
+            folder=upload_folder(),
             **form.data,
         )
     ):
         return redirect(url_for("selling.batch", code=code))
     return batch(code, test_form=form)
-
-
-def _report_upload(session: Session):
-    file = request.files.get("report")
-    if file is None or not file.filename:
-        return None
-    return store_upload(
-        session,
-        organisation_id=current_actor().organisation_id,
-        kind=UploadKind.document,
-        filename=file.filename,
-        data=file.read(),
-        folder=upload_folder(),
-        field="report",
-    )

@@ -1,7 +1,7 @@
 """Listing use cases: put produce up for sale, change it, pause it, adjust its stock, let it expire."""
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import update
@@ -19,11 +19,11 @@ from app.catalog.models import (
 )
 from app.catalog.references import References
 from app.catalog.search import document_terms
-from app.db import utcnow
+from app.db import LOCAL_TIME, utcnow
 from app.errors import NotFound, PermissionDenied, RuleViolation
-from app.uploads import Upload
+from app.uploads import UploadKind, store_upload
 
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+MAX_PHOTOS = 8
 # What a listing's owner may change directly; stock moves only through adjust_stock, with a reason.
 EDITABLE = frozenset(
     {
@@ -240,12 +240,31 @@ def adjust_stock(
 
 
 def add_listing_photo(
-    session: Session, *, organisation_id: int, listing_id: int, upload: Upload
+    session: Session,
+    *,
+    organisation_id: int,
+    listing_id: int,
+    filename: str,
+    data: bytes,
+    folder: Path,
+    field: str = "photo",
 ) -> ListingPhoto:
-    """Show a photo on a listing (after the ones it has)."""
+    """Show an uploaded photo on a listing (after the ones it has); `field` names the form's input."""
     listing = own_listing(session, organisation_id, listing_id)
-    if len(listing.photos) >= 8:
-        raise RuleViolation(_("A listing shows up to 8 photos; remove one first."), field="photo")
+    if len(listing.photos) >= MAX_PHOTOS:
+        raise RuleViolation(
+            _("A listing shows up to %(count)d photos; remove one first.", count=MAX_PHOTOS),
+            field=field,
+        )
+    upload = store_upload(
+        session,
+        organisation_id=organisation_id,
+        kind=UploadKind.photo,
+        filename=filename,
+        data=data,
+        folder=folder,
+        field=field,
+    )
     photo = ListingPhoto(upload=upload, position=len(listing.photos))
     listing.photos.append(photo)
     return photo
@@ -388,15 +407,16 @@ def _index(session: Session, listing: Listing) -> None:
 
 def _record(
     session: Session,
-    kind: str,
+    event_kind: str,
     listing: Listing,
     actor_id: int | None,
     now: datetime | None,
+    /,
     **payload,
 ) -> None:
     events.record(
         session,
-        kind,
+        event_kind,
         organisation_id=listing.organisation_id,
         actor_id=actor_id,
         subject=f"listing:{listing.id}",

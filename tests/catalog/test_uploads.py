@@ -109,3 +109,41 @@ def test_a_report_may_be_a_pdf_or_a_photo_but_not_a_web_page(session, tmp_path):
             folder=tmp_path,
         )
     assert (pdf.content_type, photo.content_type) == ("application/pdf", "image/jpeg")
+
+
+def test_a_photo_taken_sideways_is_stored_upright(session, tmp_path):
+    sideways = Image.new("RGB", (300, 200), (40, 120, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show it rotated 90° clockwise
+    buffer = io.BytesIO()
+    sideways.save(buffer, "JPEG", exif=exif)
+
+    upload = store_upload(
+        session,
+        organisation_id=OrganisationFactory().id,
+        kind=UploadKind.photo,
+        filename="x.jpg",
+        data=buffer.getvalue(),
+        folder=tmp_path,
+    )
+
+    with Image.open(tmp_path / upload.token[:2] / upload.token) as stored:
+        assert stored.size == (200, 300)
+
+
+def test_an_image_of_too_many_pixels_is_refused_without_decoding_it(session, tmp_path):
+    buffer = io.BytesIO()
+    Image.new("1", (10_000, 6_000)).save(
+        buffer, "PNG"
+    )  # a few kB that would decode to 60 megapixels
+
+    with pytest.raises(RuleViolation, match="10000 × 6000"):
+        store_upload(
+            session,
+            organisation_id=OrganisationFactory().id,
+            kind=UploadKind.photo,
+            filename="x.png",
+            data=buffer.getvalue(),
+            folder=tmp_path,
+        )
+    assert list(tmp_path.iterdir()) == []

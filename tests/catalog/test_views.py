@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.auth import OrgKind, Role
 from app.catalog.models import Batch, Listing, ListingStatus
+from app.uploads import Upload
 from tests.catalog.test_imports import as_csv
 from tests.catalog.test_uploads import jpeg_with_gps
 from tests.factories import (
@@ -91,18 +92,46 @@ def test_a_price_in_the_form_is_checked_and_nothing_is_saved_when_a_photo_is_not
     seller = member()
     sign_in(client, seller.user, seller.organisation)
     form = {"product": "meitan_cuiya", "grade": "first", "quantity": "10", "unit": "kg"}
+    good_then_bad = [
+        (io.BytesIO(jpeg_with_gps((400, 300))), "tea.jpg"),
+        (io.BytesIO(b"<html>"), "tea2.jpg"),
+    ]
 
     negative = post_form(client, "/selling/listings/new", {**form, "price_fen": "-5"})
     not_a_photo = post_form(
         client,
         "/selling/listings/new",
-        {**form, "price_fen": "680", "photos": (io.BytesIO(b"<html>"), "tea.jpg")},
+        {**form, "price_fen": "680", "photos": good_then_bad},
         content_type="multipart/form-data",
     )
 
     assert negative.status_code == 422 and 'id="e-price_fen"' in negative.get_data(as_text=True)
     assert not_a_photo.status_code == 422 and "JPEG" in not_a_photo.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Listing)) == 0
+    assert session.scalar(select(func.count()).select_from(Upload)) == 0
+    assert [path for path in uploads.rglob("*") if path.is_file()] == []  # the good photo too
+
+
+def test_a_report_for_another_sellers_batch_is_refused_and_not_kept(client, session, uploads):
+    batch = BatchFactory()
+    stranger = member()
+    sign_in(client, stranger.user, stranger.organisation)
+
+    refused = post_form(
+        client,
+        f"/selling/batches/{batch.code}/tests",
+        {
+            "lab": "x",
+            "tested_on": str(batch.harvest_date),
+            "result": "passed",
+            "report": (io.BytesIO(b"%PDF-1.7 report"), "report.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+
+    assert refused.status_code == 403
+    assert batch.tests == []
+    assert [path for path in uploads.rglob("*") if path.is_file()] == []
 
 
 def test_a_school_buyer_searches_narrows_and_sees_what_is_only_for_schools(client, session):
