@@ -120,9 +120,10 @@ def batch_by_code(session: Session, code: str) -> Batch | None:
 
 
 def batch_listings(session: Session, batch_id: int) -> list[Listing]:
+    """The listings a batch has been put on sale in (drafts, never offered, are left out)."""
     query = (
         select(Listing)
-        .where(Listing.batch_id == batch_id)
+        .where(Listing.batch_id == batch_id, Listing.status != ListingStatus.draft)
         .options(*CARD_LOADS)
         .order_by(Listing.id)
     )

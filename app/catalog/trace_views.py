@@ -3,9 +3,9 @@
 from flask import Blueprint, Response, render_template, url_for
 from flask_babel import gettext as _
 
-from app.auth import PUBLIC, requires
+from app.auth import PUBLIC, current_actor, requires
 from app.catalog import queries
-from app.catalog.models import Batch
+from app.catalog.models import CERTIFICATIONS, Batch, ListingStatus
 from app.catalog.qr import qr_png, qr_svg
 from app.db import get_session
 from app.errors import NotFound
@@ -26,11 +26,30 @@ def trace(code: str):
     """Where a batch comes from and where it went: origin, harvest, inputs, tests, chain of custody."""
     batch = _batch(code)
     reads = get_session()
+    listings = queries.batch_listings(reads, batch.id)
+    viewer_kind = current_actor().kind
     custody = queries.chain_of_custody(reads, batch)
     return render_template(
         "catalog/trace.html",
         batch=batch,
-        listings=queries.batch_listings(reads, batch.id),
+        # What the producer declares of the batch is for everyone who holds a package of it; which
+        # listings offer it, and on what terms, only for the buyers those listings are offered to.
+        certified=[
+            name
+            for name in CERTIFICATIONS
+            if any(name in listing.certifications for listing in listings)
+        ],
+        certificate_numbers=sorted({listing.commitment_certificate for listing in listings} - {""}),
+        offered=[
+            listing
+            for listing in listings
+            if listing.status == ListingStatus.active and listing.visible_to_kind(viewer_kind)
+        ],
+        private_subjects={
+            f"listing:{listing.id}"
+            for listing in listings
+            if not listing.visible_to_kind(viewer_kind)
+        },
         custody=custody,
         carried=any(event.kind.startswith(("order.", "delivery.")) for event in custody),
     )

@@ -123,12 +123,16 @@ _CUSTODY_STEPS = {
     "batch.tested": N_("Tested by %(lab)s: %(result)s."),
     "listing.published": N_("Put on sale as “%(title)s”."),
 }
+# The same steps told without the terms of a listing that is offered to other buyers only.
+_PRIVATE_CUSTODY_STEPS = {"listing.published": N_("Put on sale to selected buyers.")}
 
 
 @bp.app_template_global()
-def custody_step(event) -> str:
-    """One line of a batch's chain of custody, in words."""
-    template = _CUSTODY_STEPS.get(event.kind)
+def custody_step(event, *, private: bool = False) -> str:
+    """One line of a batch's chain of custody, in words; `private` leaves out a listing's terms."""
+    template = (private and _PRIVATE_CUSTODY_STEPS.get(event.kind)) or _CUSTODY_STEPS.get(
+        event.kind
+    )
     if template is None:
         return event.kind
     payload = dict(event.payload)

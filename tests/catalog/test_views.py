@@ -2,10 +2,13 @@ import io
 import re
 
 import pytest
+import segno
+from PIL import Image
 from sqlalchemy import func, select
 
+from app import events
 from app.auth import OrgKind, Role
-from app.catalog.models import Batch, Listing, ListingStatus
+from app.catalog.models import Batch, Listing, ListingStatus, visibility_mask
 from app.uploads import Upload
 from tests.catalog.test_imports import as_csv
 from tests.catalog.test_uploads import jpeg_with_gps
@@ -180,6 +183,32 @@ def test_anyone_scanning_the_label_sees_origin_tests_inputs_and_custody(client, 
     assert "尚未被订单或配送流转" in page
 
 
+def test_the_trace_page_names_only_the_listings_offered_to_whoever_scans_it(client, session):
+    batch = BatchFactory(code="LF-CY-2026-02")
+    for_schools = ListingFactory(
+        batch=batch, title="学校专供翠芽", organic=True, visible_to=visibility_mask(["school"])
+    )
+    ListingFactory(batch=batch, title="草稿翠芽", status=ListingStatus.draft, green_food=True)
+    events.record(
+        session,
+        "listing.published",
+        organisation_id=batch.organisation_id,
+        subject=f"listing:{for_schools.id}",
+        payload={"title": for_schools.title},
+    )
+    session.flush()
+
+    anyone = client.get("/t/LF-CY-2026-02").get_data(as_text=True)
+    school = member(kind=OrgKind.school)
+    sign_in(client, school.user, school.organisation)
+    a_school = client.get("/t/LF-CY-2026-02").get_data(as_text=True)
+
+    assert "学校专供翠芽" not in anyone and "已面向指定买家上架" in anyone
+    assert "有机" in anyone  # what the producer declares of the batch is for everyone
+    assert "绿色食品" not in anyone and "草稿翠芽" not in anyone  # a draft was never offered
+    assert a_school.count("学校专供翠芽") == 2  # in the chain of custody and on sale
+
+
 def test_an_unknown_trace_code_is_a_clear_404(client, session):
     response = client.get("/t/NOPE-1")
     assert response.status_code == 404
@@ -193,7 +222,10 @@ def test_qr_codes_lead_to_the_trace_page_and_labels_print_twelve_to_a_page(clien
     svg = client.get("/t/LF-CY-2026-01/qr.svg")
     labels = client.get("/t/LF-CY-2026-01/label").get_data(as_text=True)
 
-    assert png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    assert (
+        png.mimetype == "image/png"
+        and qr_modules(png.data) == segno.make("http://localhost/t/LF-CY-2026-01", error="m").matrix
+    )
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
     assert labels.count('class="label"') == 12
 
@@ -293,3 +325,17 @@ def test_a_sellers_dashboard_counts_what_is_on_sale(client, session):
 
     assert re.search(r'<h3>在售</h3>\s*<div class="figure">1</div>', page)
     assert "暂停 1 条" in page
+
+
+def qr_modules(png: bytes, *, scale: int = 8, border: int = 2) -> tuple:
+    """The dark (1) and light (0) modules a printed QR code shows, read off its pixels."""
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = image.convert("L")
+        size = image.width // scale - 2 * border
+        return tuple(
+            bytearray(
+                int(pixels.getpixel(((col + border) * scale + 4, (row + border) * scale + 4)) < 128)
+                for col in range(size)
+            )
+            for row in range(size)
+        )
