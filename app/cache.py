@@ -16,7 +16,14 @@ class TimedCache:
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        *,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """The value kept for `key`, or a fresh one from `compute` (kept only if `keep` says so)."""
         if self.seconds <= 0:
             return compute()
         now = time.monotonic()
@@ -25,6 +32,8 @@ class TimedCache:
             if entry and entry[0] > now:
                 return entry[1]
         value = compute()
+        if keep is not None and not keep(value):
+            return value
         with self._lock:
             self._entries[key] = (now + self.seconds, value)
             self._entries.move_to_end(key)

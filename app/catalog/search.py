@@ -2,13 +2,17 @@
 search engines index text without a dictionary), English and pinyin into words matched by prefix.
 
 翠芽 finds 湄潭翠芽 (the pair 翠芽 is indexed); 湄潭翠芽 needs the pairs 湄潭, 潭翠 and 翠芽; 茶 matches the
-character; "cuiya" and "green tea" match the product's aliases and English names. Chinese terms are stored
-as ASCII ("u7fe0u82bd" for 翠芽) so that every database and tokenizer reads them the same way.
+character; "cuiya" and "green tea" match the product's aliases and English names. When the pairs match
+nothing (湄潭翠芽 typed for a title written "湄潭 翠芽"), the characters alone are tried. Full-width letters
+and digits typed on a Chinese keyboard (ｃｕｉｙａ) read as ordinary ones. Chinese terms are stored as ASCII
+("u7fe0u82bd" for 翠芽) so that every database and tokenizer reads them the same way.
 
 SQLite answers through an FTS5 table, PostgreSQL through a GIN index on the words stored as a tsvector.
 """
 
 import re
+import unicodedata
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +25,7 @@ from app.catalog.models import Listing, ListingSearch
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TERMS = re.compile(rf"([{_CJK}]+)|([0-9a-z]+)")
 _PREFIX_FROM = 3  # shorter Latin words must match whole, or "ga" would find half the catalogue
+_CACHED_IDS_AT_MOST = 10_000  # a search matching more is not kept: the cache stays a few MB at most
 
 
 def _encoded(characters: str) -> str:
@@ -31,7 +36,7 @@ def document_terms(*texts: str) -> str:
     """The indexed form of a listing's words: every Chinese character and pair, every Latin word."""
     terms: dict[str, None] = {}
     for text_ in texts:
-        for chinese, latin in _TERMS.findall((text_ or "").lower()):
+        for chinese, latin in _TERMS.findall(_normalised(text_ or "")):
             if latin:
                 terms[latin] = None
                 continue
@@ -42,15 +47,21 @@ def document_terms(*texts: str) -> str:
     return " ".join(terms)
 
 
-def query_terms(query: str) -> tuple[list[str], list[str]]:
-    """(terms that must match whole, Latin words that must match as prefixes) for what a person typed."""
+def _normalised(text_: str) -> str:
+    return unicodedata.normalize("NFKC", text_).lower()
+
+
+def query_terms(query: str, *, pairs: bool = True) -> tuple[list[str], list[str]]:
+    """(terms that must match whole, Latin words that must match as prefixes) for what a person typed.
+
+    Chinese is matched by its character pairs, or with `pairs=False` by its characters one by one."""
     whole: list[str] = []
     prefixes: list[str] = []
-    for chinese, latin in _TERMS.findall(query.lower()):
+    for chinese, latin in _TERMS.findall(_normalised(query)):
         if latin:
             (prefixes if len(latin) >= _PREFIX_FROM else whole).append(latin)
-        elif len(chinese) == 1:
-            whole.append(_encoded(chinese))
+        elif len(chinese) == 1 or not pairs:
+            whole.extend(_encoded(character) for character in chinese)
         else:
             whole.extend(_encoded(chinese[i : i + 2]) for i in range(len(chinese) - 1))
     return list(dict.fromkeys(whole)), list(dict.fromkeys(prefixes))
@@ -70,14 +81,25 @@ def text_matches(session: Session, query: str, cache: TimedCache = NO_CACHE) -> 
     whole, prefixes = query_terms(query)
     if not whole and not prefixes:
         return None
+    matches = _matches(session, whole, prefixes, cache)
+    if matches.count == 0:
+        characters = query_terms(query, pairs=False)
+        if characters != (whole, prefixes):
+            return _matches(session, *characters, cache)
+    return matches
+
+
+def _matches(session: Session, whole: list[str], prefixes: list[str], cache: TimedCache) -> Matches:
     if session.get_bind().dialect.name == "postgresql":
         # Given the ids as one array, the planner knows how many matched and plans for it (a subquery
         # it must guess). Popular searches reuse their ids for a few seconds.
         matching = _postgres_matches(whole, prefixes)
         ids = cache.get(
-            ("text matches", *whole, "|", *prefixes), lambda: list(session.scalars(matching))
+            ("text matches", *whole, "|", *prefixes),
+            lambda: array("q", session.scalars(matching)),
+            keep=lambda found: len(found) <= _CACHED_IDS_AT_MOST,
         )
-        among = Listing.id == func.any(bindparam("matches", ids, type_=ARRAY(Integer)))
+        among = Listing.id == func.any(bindparam("matches", list(ids), type_=ARRAY(Integer)))
         return Matches(len(ids), Listing.id.in_(matching), among)
     matching = _sqlite_matches(whole, prefixes)
     count = session.scalar(select(func.count()).select_from(matching.subquery()))

@@ -6,6 +6,7 @@ import pytest
 
 from app.auth import OrgKind
 from app.catalog import market
+from app.catalog.models import visibility_mask
 from app.catalog.search import document_terms, query_terms
 from app.db import utcnow
 from tests.factories import BatchFactory, ListingFactory
@@ -48,7 +49,19 @@ def listed(session):
 
 
 @pytest.mark.parametrize(
-    "typed", ["翠芽", "湄潭翠芽", "cuiya", "CuiYa", "cui", "green tea", "绿茶", "明前"]
+    "typed",
+    [
+        "翠芽",
+        "湄潭翠芽",
+        "cuiya",
+        "CuiYa",
+        "ｃｕｉｙａ",
+        "cui",
+        "green tea",
+        "绿茶",
+        "明前",
+        "一级明前",
+    ],
 )
 def test_a_buyer_finds_cuiya_however_they_type_it(session, listed, typed):
     assert titles(session, q=typed) == ["湄潭翠芽 一级 明前"]
@@ -106,11 +119,23 @@ def test_facets_count_what_matches(session, listed):
 
 
 def test_a_listing_only_for_schools_is_hidden_from_supermarkets_and_anonymous_search(session):
-    ListingFactory(title="学校专供 大白菜", product_code="chinese_cabbage", visible_to=2)
+    ListingFactory(
+        title="学校专供 大白菜",
+        product_code="chinese_cabbage",
+        organic=True,
+        visible_to=visibility_mask(["school"]),
+    )
+    ListingFactory(title="大白菜", product_code="chinese_cabbage")
 
-    assert titles(session, viewer_kind=OrgKind.school, q="大白菜") == ["学校专供 大白菜"]
-    assert titles(session, viewer_kind=OrgKind.supermarket, q="大白菜") == []
-    assert titles(session, viewer_kind=None, q="大白菜") == []
+    def counted(viewer_kind):
+        facets = market.browse(session, viewer_kind=viewer_kind, now=utcnow(), q="大白菜").facets
+        return dict(facets.categories), facets.certifications["organic"]
+
+    assert titles(session, viewer_kind=OrgKind.school, q="大白菜") == ["大白菜", "学校专供 大白菜"]
+    assert titles(session, viewer_kind=OrgKind.supermarket, q="大白菜") == ["大白菜"]
+    assert titles(session, viewer_kind=None, q="大白菜") == ["大白菜"]
+    assert counted(OrgKind.school) == ({"vegetables": 2}, 1)
+    assert counted(OrgKind.supermarket) == counted(None) == ({"vegetables": 1}, 0)
 
 
 def test_paused_draft_and_expired_listings_are_not_on_the_market(session):
