@@ -312,9 +312,17 @@ class Listing(Base):
         elif self.status == ListingStatus.sold_out and self.quantity > 0:
             self.status = ListingStatus.active
 
+    @property
+    def can_publish(self) -> bool:
+        return self.status in (ListingStatus.draft, ListingStatus.paused, ListingStatus.expired)
+
+    @property
+    def can_pause(self) -> bool:
+        return self.status in (ListingStatus.active, ListingStatus.sold_out)
+
     def publish(self, now: datetime) -> None:
         """Put a listing in front of buyers again (as sold out if it has no stock)."""
-        if self.status not in (ListingStatus.draft, ListingStatus.paused, ListingStatus.expired):
+        if not self.can_publish:
             raise RuleViolation(_("This listing is already on sale."), field="status")
         if self.is_expired(now):
             raise RuleViolation(
@@ -327,7 +335,7 @@ class Listing(Base):
 
     def pause(self) -> None:
         """Take a live listing off sale for a while; buyers no longer find it."""
-        if self.status not in (ListingStatus.active, ListingStatus.sold_out):
+        if not self.can_pause:
             raise RuleViolation(_("Only a listing on sale can be paused."), field="status")
         self.status = ListingStatus.paused
 

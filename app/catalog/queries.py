@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from app.accounts.models import User
 from app.auth import OrgKind
 from app.catalog.market import CARD_LOADS, FULL_LOADS, market_conditions, visible_to
 from app.catalog.models import (
@@ -89,9 +90,15 @@ def stock_history(session: Session, listing_id: int) -> list[StockMovement]:
     return list(session.scalars(query.limit(200)))
 
 
-def listing_history(session: Session, listing_id: int) -> list[Event]:
-    query = select(Event).where(Event.subject == f"listing:{listing_id}").order_by(Event.id.desc())
-    return list(session.scalars(query.limit(100)))
+def listing_history(session: Session, listing_id: int) -> list[tuple[Event, str | None]]:
+    """The last 100 things that happened to a listing, newest first, with the name of who did each."""
+    query = (
+        select(Event, User.name)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.subject == f"listing:{listing_id}")
+        .order_by(Event.id.desc())
+    )
+    return [(event, name) for event, name in session.execute(query.limit(100))]
 
 
 def seller_batches(session: Session, organisation_id: int) -> list[Batch]:

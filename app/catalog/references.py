@@ -13,6 +13,9 @@ from app.errors import RuleViolation
 
 
 class References:
+    """One seller's view of the catalogue for one transaction: each lookup answers the thing named or
+    refuses with a RuleViolation on the field that named it."""
+
     def __init__(self, session: Session, organisation_id: int) -> None:
         self._session = session
         self._organisation_id = organisation_id

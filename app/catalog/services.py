@@ -377,6 +377,8 @@ def _move_stock(
 
 
 def search_document(listing: Listing) -> str:
+    """The words a listing is found by: its own, its product's names and aliases in both languages, its
+    category's, its grade's, where it comes from, and its batch code."""
     product, category = listing.product, listing.product.category
     parent = category.parent
     return document_terms(

@@ -66,6 +66,13 @@ def listing(listing_id: int):
 
 
 _LABELS = {
+    "listing_event": {
+        "listing.created": N_("Created"),
+        "listing.updated": N_("Particulars changed"),
+        "listing.published": N_("Put on sale"),
+        "listing.paused": N_("Paused"),
+        "listing.stock_adjusted": N_("Stock changed"),
+    },
     "certification": {
         "organic": N_("organic"),
         "green_food": N_("green food"),
@@ -104,8 +111,10 @@ _LABELS = {
 
 @bp.app_template_global()
 def catalog_label(group: str, value: str) -> str:
-    """The person-readable name of a catalog code (a status, a certification, an input kind)."""
-    return _(_LABELS[group][str(value)])
+    """The person-readable name of a catalog code (a status, a certification, an input kind); a code
+    without a name yet (an event a later feature records) reads as itself."""
+    label = _LABELS[group].get(str(value))
+    return _(label) if label else str(value)
 
 
 @bp.app_template_global()

@@ -243,8 +243,10 @@ def test_a_seller_pauses_a_listing_and_adjusts_its_stock_and_sees_the_history(cl
 
     session.refresh(listing)
     assert (listing.quantity, listing.status) == (47, ListingStatus.paused)
+    history = page[page.index("历史记录") :]
     assert "运输挤压损耗" in page and "-3" in page
-    assert "<code>listing.paused</code>" in page
+    assert re.search(rf"已暂停</td>\s*<td>{seller.user.name}</td>", history)
+    assert "库存变更" in history and "listing." not in history
 
 
 def test_another_sellers_listing_page_is_refused(client, session):
