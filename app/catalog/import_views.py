@@ -6,7 +6,7 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from app.auth import SELLERS, current_actor, requires
-from app.catalog import imports, queries
+from app.catalog import imports, queries, spreadsheets
 from app.catalog.models import ListingImport
 from app.db import get_session, transaction
 from app.errors import NotFound
@@ -15,8 +15,11 @@ from app.forms import Form
 bp = Blueprint("imports", __name__, url_prefix="/selling")
 
 _FORMATS = {
-    "csv": ("text/csv; charset=utf-8", imports.to_csv),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", imports.to_xlsx),
+    "csv": ("text/csv; charset=utf-8", spreadsheets.to_csv),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        spreadsheets.to_xlsx,
+    ),
 }
 
 
@@ -37,7 +40,7 @@ def upload():
                     organisation_id=actor.organisation_id,
                     actor_id=actor.user_id,
                     filename=file.filename,
-                    data=file.read(),
+                    data=file.read(imports.MAX_FILE_BYTES + 1),  # enough to refuse a larger one
                 )
             )
             if job is not None:
@@ -54,7 +57,7 @@ def upload():
         .all()
     )
     return render_template(
-        "catalog/import.html", form=form, recent=recent, columns=imports.COLUMNS
+        "catalog/import.html", form=form, recent=recent, columns=spreadsheets.COLUMNS
     ), form.status
 
 
@@ -73,9 +76,9 @@ def status(import_id: int):
     return render_template(
         "catalog/import_status.html",
         job=job,
-        bad=imports.bad_rows(reads, job.id),
-        preview=imports.preview_rows(reads, job.id),
-        columns=imports.COLUMNS,
+        bad=queries.bad_rows(reads, job.id),
+        preview=queries.preview_rows(reads, job.id),
+        columns=spreadsheets.COLUMNS,
     )
 
 
@@ -124,7 +127,7 @@ def export(fmt: str):
     if fmt not in _FORMATS:
         raise NotFound(_("Export as csv or xlsx."))
     listings = queries.all_seller_listings(get_session(), current_actor().organisation_id)
-    return _download(imports.export_rows(listings), fmt, "listings")
+    return _download(spreadsheets.export_rows(listings), fmt, "listings")
 
 
 @bp.get("/import/template.<fmt>")
@@ -133,9 +136,7 @@ def template(fmt: str):
     """An empty file with the right columns and one example row."""
     if fmt not in _FORMATS:
         raise NotFound(_("Download the template as csv or xlsx."))
-    return _download(
-        iter([[column.header for column in imports.COLUMNS], imports.EXAMPLE_ROW]), fmt, "template"
-    )
+    return _download([spreadsheets.HEADER, spreadsheets.EXAMPLE_ROW], fmt, "template")
 
 
 def _download(rows, fmt: str, name: str) -> Response:
@@ -155,4 +156,4 @@ def _own_import(import_id: int) -> ListingImport:
 @bp.app_template_global()
 def column_header(key: str) -> str:
     """A spreadsheet column as its header reads (产品编码 (product)); "row" for a problem with the whole row."""
-    return next((column.header for column in imports.COLUMNS if column.key == key), key)
+    return next((column.header for column in spreadsheets.COLUMNS if column.key == key), key)

@@ -1,21 +1,20 @@
-"""Listings in and out of spreadsheets (CSV and Excel): every bad row named with its reason, then all or
-nothing. Exporting gives the same columns, so a seller can export, edit and import again: a row with an id
-updates that listing, a row without one adds a listing.
+"""Listings in and out of spreadsheets: every bad row named with its reason, then all or nothing. Exporting
+gives the same columns, so a seller can export, edit and import again: a row with an id updates that listing,
+a row without one adds a listing.
 
-A file is read when it is uploaded; its rows are checked in chunks (in the request for a small file, by the
-scheduler for a large one, so the page can show progress); importing is one transaction.
+A file is read when it is uploaded (app/catalog/spreadsheets.py reads and writes the files); its rows are
+checked in chunks (in the request for a small file, by the scheduler for a large one, so the page can show
+progress); importing is one transaction.
 """
 
-import csv
-import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
 from datetime import date, datetime
+from itertools import islice
 
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
-from openpyxl import Workbook, load_workbook
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import events
@@ -28,14 +27,17 @@ from app.catalog.models import (
     ListingStatus,
     StockKind,
     StockMovement,
-    visible_kinds,
 )
 from app.catalog.references import References
-from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, Yuan
+from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, PRODUCTION_DATES, Yuan
 from app.catalog.services import expiry, new_listing, own_listing, search_document
+from app.catalog.spreadsheets import Choices, SheetBool, SheetDate, read_rows
 from app.db import utcnow
 from app.errors import DomainError, RuleViolation
 from app.i18n import translate_validation_messages
+from app.web import ID_RANGE
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -44,51 +46,6 @@ CHECK_IN_REQUEST = (
 )
 CHUNK = 500
 
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label_zh: str
-
-    @property
-    def header(self) -> str:
-        return f"{self.label_zh} ({self.key})"
-
-
-COLUMNS = (
-    Column("id", "编号"),
-    Column("product", "产品编码"),
-    Column("grade", "等级"),
-    Column("batch", "批次号"),
-    Column("title", "标题"),
-    Column("unit", "单位"),
-    Column("price_yuan", "单价（元）"),
-    Column("quantity", "库存"),
-    Column("min_order", "起订量"),
-    Column("packaging", "包装"),
-    Column("production_date", "生产日期"),
-    Column("shelf_life_days", "保质期（天）"),
-    Column("town", "乡镇"),
-    Column("village", "村"),
-    Column("organic", "有机"),
-    Column("green_food", "绿色食品"),
-    Column("geographical_indication", "地理标志"),
-    Column("commitment_certificate", "承诺达标合格证编号"),
-    Column("visible_to", "可见范围"),
-    Column("status", "状态"),
-    Column("description", "描述"),
-)
-EXAMPLE_ROW = [
-    "", "meitan_cuiya", "一级", "", "湄潭翠芽 一级 明前", "kg", "680.00", "50", "2", "500克袋装",
-    "2026-04-02", "540", "兴隆镇", "龙凤村", "否", "是", "是", "520328-2026-0001", "", "active",
-    "清明前采摘，一芽一叶初展。",
-]  # fmt: skip
-_HEADERS = {
-    name: column.key for column in COLUMNS for name in (column.key, column.label_zh, column.header)
-}
-_REQUIRED = ("product", "grade", "price_yuan", "quantity")
-_YES = {"是", "有", "yes", "y", "true", "1", "✓", "√"}
-_NO = {"否", "无", "no", "n", "false", "0", ""}
 _KINDS = {
     "school": "school",
     "学校": "school",
@@ -107,55 +64,20 @@ _STATUSES = {
     "paused": "paused",
     "暂停": "paused",
     "下架": "paused",
+    "sold_out": "sold_out",
+    "售罄": "sold_out",
+    "expired": "expired",
+    "已过期": "expired",
 }
-
-
-class _SheetBool(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs) -> bool:
-        text = str(value).strip().lower()
-        if text in _YES or text in _NO:
-            return text in _YES
-        raise ValidationError(_("Write 是 or 否 (yes or no)."))
-
-
-class _SheetDate(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs) -> date:
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip().replace("/", "-"))
-        except ValueError as error:
-            raise ValidationError(_("Write the date as 2026-04-12.")) from error
-
-
-class _Choices(fields.Field):
-    """One word from a list, in English or Chinese."""
-
-    def __init__(self, choices: dict[str, str], many: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.choices, self.many = choices, many
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        words = [
-            word.strip().lower()
-            for word in str(value).replace("，", ",").replace("、", ",").split(",")
-        ]
-        words = [word for word in words if word]
-        unknown = [word for word in words if word not in self.choices]
-        if unknown or (not self.many and len(words) != 1):
-            raise ValidationError(
-                _("Use one of: %(choices)s.", choices="、".join(sorted(set(self.choices))))
-            )
-        found = [self.choices[word] for word in words]
-        return found if self.many else found[0]
+# Statuses the platform sets from stock and dates, as an export writes them: on a row they keep the
+# listing's current status, so an exported file imports back unchanged.
+_KEPT = frozenset({ListingStatus.sold_out.value, ListingStatus.expired.value})
 
 
 class ImportRowSchema(Schema):
     """One spreadsheet row; the same rules as the listing form, in a spreadsheet's words."""
 
-    id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    id = fields.Integer(load_default=None, validate=ID_RANGE)
     product = fields.String(load_default="", validate=validate.Length(max=40))
     grade = fields.String(required=True, validate=validate.Length(min=1, max=20))
     batch = fields.String(load_default=None, validate=validate.Length(max=40))
@@ -165,16 +87,16 @@ class ImportRowSchema(Schema):
     quantity = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
     min_order = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_QUANTITY))
     packaging = fields.String(load_default="", validate=validate.Length(max=100))
-    production_date = _SheetDate(load_default=None)
+    production_date = SheetDate(load_default=None, validate=PRODUCTION_DATES)
     shelf_life_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
     town = fields.String(load_default="", validate=validate.Length(max=60))
     village = fields.String(load_default="", validate=validate.Length(max=60))
-    organic = _SheetBool(load_default=False)
-    green_food = _SheetBool(load_default=False)
-    geographical_indication = _SheetBool(load_default=False)
+    organic = SheetBool(load_default=False)
+    green_food = SheetBool(load_default=False)
+    geographical_indication = SheetBool(load_default=False)
     commitment_certificate = fields.String(load_default="", validate=validate.Length(max=40))
-    visible_to = _Choices(_KINDS, many=True, load_default=list)
-    status = _Choices(_STATUSES, load_default="active")
+    visible_to = Choices(_KINDS, many=True, load_default=list)
+    status = Choices(_STATUSES, load_default="active")
     description = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -195,14 +117,13 @@ def start_import(
         raise RuleViolation(
             _("The file is larger than 10 MB; split it into several."), field="file"
         )
-    rows = list(_read_rows(filename, data))
+    rows = list(islice(read_rows(data), MAX_ROWS + 1))  # one too many is enough to refuse the file
     if not rows:
         raise RuleViolation(_("The file has a header row but no listings under it."), field="file")
     if len(rows) > MAX_ROWS:
         raise RuleViolation(
             _(
-                "The file has %(n)d rows; import at most %(max)d at a time.",
-                n=len(rows),
+                "The file has more than %(max)d rows; import at most %(max)d at a time.",
                 max=MAX_ROWS,
             ),
             field="file",
@@ -221,74 +142,6 @@ def start_import(
         [{"import_id": job.id, "row_number": number, "typed": typed} for number, typed in rows],
     )
     return job
-
-
-def _read_rows(filename: str, data: bytes) -> Iterator[tuple[int, dict]]:
-    """(row number, {column key: what was typed}) for every non-empty row under the header."""
-    table = _xlsx_rows(data) if data[:2] == b"PK" else _csv_rows(data)
-    header = next(table, None)
-    if header is None:
-        raise RuleViolation(_("The file is empty."), field="file")
-    keys = _columns(header)
-    for number, cells in enumerate(table, start=2):
-        typed = {key: _plain(cell) for key, cell in zip(keys, cells, strict=False) if key}
-        typed = {
-            key: value for key, value in typed.items() if value != ""
-        }  # an empty cell is not given
-        if typed:
-            yield number, typed
-
-
-def _csv_rows(data: bytes) -> Iterator[list]:
-    for encoding in (
-        "utf-8-sig",
-        "gb18030",
-    ):  # Excel in China saves CSV as GB18030 unless told otherwise
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise RuleViolation(
-            _("This file is neither a CSV file in UTF-8 or GB18030 nor an Excel file."),
-            field="file",
-        )
-    return iter(csv.reader(io.StringIO(text)))
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple]:
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise RuleViolation(
-            _("This Excel file cannot be opened; save it again as .xlsx."), field="file"
-        ) from error
-    return workbook.worksheets[0].iter_rows(values_only=True)
-
-
-def _columns(header) -> list[str | None]:
-    keys = [_HEADERS.get(str(cell or "").strip()) for cell in header]
-    missing = [key for key in _REQUIRED if key not in keys]
-    if missing:
-        names = "、".join(column.header for column in COLUMNS if column.key in missing)
-        raise RuleViolation(
-            _(
-                "The header row lacks these columns: %(names)s. Start from the template.",
-                names=names,
-            ),
-            field="file",
-        )
-    return keys
-
-
-def _plain(cell):
-    """A cell as the schema reads it: dates stay dates, whole numbers lose their '.0', the rest is text."""
-    if isinstance(cell, datetime | date):
-        return cell.isoformat()[:10]
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return "" if cell is None else str(cell).strip()
 
 
 # --- checking rows -------------------------------------------------------------------------------
@@ -332,25 +185,57 @@ def _check(
         row.errors = {field: " ".join(map(str, problems)) for field, problems in messages.items()}
     except DomainError as error:
         row.errors = {error.field or "row": error.message}
+    except SQLAlchemyError:
+        raise  # the database refused, not the row: its transaction cannot go on, so the chunk fails whole
+    except Exception:
+        # A fault one row runs into must not hide what the other rows need; the log keeps it for us.
+        log.exception("import %s: row %s could not be checked", job.id, row.row_number)
+        row.errors = {
+            "row": _(
+                "This row could not be checked because of a fault on our side, which we have logged. "
+                "Leave the row out, or upload the file again later."
+            )
+        }
 
 
 def _values(
     session: Session, references: References, organisation_id: int, typed: dict, now: datetime
-):
+) -> tuple[int | None, dict]:
     """The listing this row would create or become, as plain values ready to import."""
     listing_id, status = typed.pop("id"), typed.pop("status")
     typed["price_fen"] = typed.pop("price_yuan")
     if listing_id is not None:
-        current = own_listing(session, organisation_id, listing_id)
-        typed["product"] = typed["product"] or current.product.code
-        if typed["product"] != current.product.code:
-            raise RuleViolation(
-                _("A listing keeps its product; add a new row without an id instead."),
-                field="product",
-            )
+        typed["product"] = _product_kept(session, organisation_id, listing_id, typed["product"])
+    elif status in _KEPT:
+        raise RuleViolation(
+            _(
+                "Sold out and expired describe a listing already on sale here; for a new listing "
+                "write active, paused or draft."
+            ),
+            field="status",
+        )
     elif not typed["product"]:
         raise RuleViolation(_("Missing data for required field."), field="product")
     listing = new_listing(references, organisation_id=organisation_id, now=now, **typed)
+    if status == ListingStatus.active:
+        # The listing form's rule, in its words: produce past its shelf life is not put on sale.
+        listing.publish(now)
+    return listing_id, {**_staged(listing), "status": status, "document": search_document(listing)}
+
+
+def _product_kept(session: Session, organisation_id: int, listing_id: int, product: str) -> str:
+    """The product of the listing a row updates: an empty cell keeps it, another product is refused."""
+    current = own_listing(session, organisation_id, listing_id).product.code
+    if product and product != current:
+        raise RuleViolation(
+            _("A listing keeps its product; add a new row without an id instead."),
+            field="product",
+        )
+    return current
+
+
+def _staged(listing: Listing) -> dict:
+    """A listing not yet saved as the plain values an import row keeps until it is imported."""
     columns = {
         column.key: getattr(listing, column.key)
         for column in Listing.__table__.columns
@@ -363,7 +248,7 @@ def _values(
         batch_id=listing.batch.id if listing.batch else None,
         production_date=listing.production_date.isoformat() if listing.production_date else None,
     )
-    return listing_id, {**columns, "status": status, "document": search_document(listing)}
+    return columns
 
 
 _STAGED = frozenset(
@@ -536,6 +421,7 @@ def _update_one(
 
 
 def _set_status(listing: Listing, wanted: str, now: datetime) -> None:
+    """Pause or put on sale as the row asks; any other status keeps the listing's, true to stock and date."""
     if wanted == "paused" and listing.status in (ListingStatus.active, ListingStatus.sold_out):
         listing.pause()
     elif wanted == "active" and listing.status in (
@@ -548,80 +434,8 @@ def _set_status(listing: Listing, wanted: str, now: datetime) -> None:
         listing.settle_status(now)
 
 
-def pending_imports(session: Session) -> list[int]:
-    """Imports the scheduler still has rows to check for."""
-    query = select(ListingImport.id).where(ListingImport.status == ImportStatus.checking)
-    return list(session.scalars(query.order_by(ListingImport.id)))
-
-
-def bad_rows(session: Session, import_id: int, *, limit: int = 500) -> list[ListingImportRow]:
-    query = (
-        select(ListingImportRow)
-        .where(ListingImportRow.import_id == import_id, ListingImportRow.errors.is_not(None))
-        .order_by(ListingImportRow.row_number)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def preview_rows(session: Session, import_id: int, *, limit: int = 100) -> list[ListingImportRow]:
-    query = (
-        select(ListingImportRow)
-        .where(ListingImportRow.import_id == import_id)
-        .order_by(ListingImportRow.row_number)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def count_rows(session: Session, import_id: int) -> int:
-    return session.scalar(select(func.count()).where(ListingImportRow.import_id == import_id)) or 0
-
-
-# --- exporting -----------------------------------------------------------------------------------
-
-
-def export_rows(listings: list[Listing]) -> Iterator[list]:
-    """The header and one row per listing, in the columns an import reads back."""
-    yield [column.header for column in COLUMNS]
-    for listing in listings:
-        visible = ",".join(visible_kinds(listing.visible_to))
-        yield [
-            listing.id,
-            listing.product.code,
-            listing.grade.name_zh,
-            listing.batch.code if listing.batch else "",
-            listing.title,
-            listing.unit_code,
-            f"{listing.price_fen / 100:.2f}",
-            listing.quantity,
-            listing.min_order,
-            listing.packaging,
-            listing.production_date.isoformat() if listing.production_date else "",
-            listing.shelf_life_days or "",
-            listing.town,
-            listing.village,
-            "是" if listing.organic else "否",
-            "是" if listing.green_food else "否",
-            "是" if listing.geographical_indication else "否",
-            listing.commitment_certificate,
-            visible,
-            listing.status.value,
-            listing.description,
-        ]
-
-
-def to_csv(rows: Iterator[list]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue().encode("utf-8-sig")  # the BOM lets Excel in China open it as UTF-8
-
-
-def to_xlsx(rows: Iterator[list]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("listings")
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def fail_import(session: Session, *, import_id: int, now: datetime | None = None) -> None:
+    """Give up an import that could not be checked: its page says it failed, and nothing is imported."""
+    job = session.get(ListingImport, import_id, with_for_update=True)
+    if job is not None and job.status == ImportStatus.checking:
+        job.status, job.finished_at = ImportStatus.failed, now or utcnow()

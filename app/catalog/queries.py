@@ -1,4 +1,4 @@
-"""Read-only selects for listing pages, sellers' own lists, trace pages and the catalogue.
+"""Read-only selects for listing pages, sellers' own lists, trace pages, imports and the catalogue.
 
 The market search (filters, facets, speed) is app/catalog/market.py."""
 
@@ -12,7 +12,10 @@ from app.auth import OrgKind
 from app.catalog.market import CARD_LOADS, FULL_LOADS, market_conditions, visible_to
 from app.catalog.models import (
     Batch,
+    ImportStatus,
     Listing,
+    ListingImport,
+    ListingImportRow,
     ListingStatus,
     Product,
     StockMovement,
@@ -149,3 +152,35 @@ def chain_of_custody(session: Session, batch: Batch) -> list[Event]:
         Event.kind.in_(custody) | Event.kind.like("delivery.%") | Event.kind.like("order.%"),
     )
     return list(session.scalars(query.order_by(Event.id)))
+
+
+def pending_imports(session: Session) -> list[int]:
+    """Imports the scheduler still has rows to check for."""
+    query = select(ListingImport.id).where(ListingImport.status == ImportStatus.checking)
+    return list(session.scalars(query.order_by(ListingImport.id)))
+
+
+def bad_rows(session: Session, import_id: int, *, limit: int = 500) -> list[ListingImportRow]:
+    """An import's rows with errors, in file order."""
+    query = (
+        select(ListingImportRow)
+        .where(ListingImportRow.import_id == import_id, ListingImportRow.errors.is_not(None))
+        .order_by(ListingImportRow.row_number)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def preview_rows(session: Session, import_id: int, *, limit: int = 100) -> list[ListingImportRow]:
+    """An import's first rows, as the preview shows them."""
+    query = (
+        select(ListingImportRow)
+        .where(ListingImportRow.import_id == import_id)
+        .order_by(ListingImportRow.row_number)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def count_rows(session: Session, import_id: int) -> int:
+    return session.scalar(select(func.count()).where(ListingImportRow.import_id == import_id)) or 0

@@ -1,5 +1,6 @@
 """What sellers and buyers send about listings and batches, and what they get back."""
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -14,6 +15,10 @@ from app.web import ID_RANGE, PAGE_RANGE
 
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000 a unit: above that it is a typing mistake
 MAX_QUANTITY = 10_000_000
+# A production date outside these years is a typing mistake (and 9999-12-31 plus a shelf life is no date).
+PRODUCTION_DATES = validate.Range(
+    min=date(1900, 1, 1), max=date(2100, 12, 31), error=_l("Enter a date between 1900 and 2100.")
+)
 
 
 class Yuan(fields.Field):
@@ -68,7 +73,7 @@ class ListingFieldsSchema(Schema):
         metadata={"description": "Smallest order, in units."},
     )
     packaging = Text(validate=validate.Length(max=100))
-    production_date = fields.Date(allow_none=True)
+    production_date = fields.Date(allow_none=True, validate=PRODUCTION_DATES)
     shelf_life_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
     town = Text(validate=validate.Length(max=60))
     village = Text(validate=validate.Length(max=60))
@@ -127,7 +132,7 @@ class UpdateListingForm(ListingFieldsSchema):
     visible_to = fields.List(
         fields.String(validate=validate.OneOf(sorted(BUYER_KINDS))), load_default=list
     )
-    production_date = fields.Date(load_default=None, allow_none=True)
+    production_date = fields.Date(load_default=None, allow_none=True, validate=PRODUCTION_DATES)
     shelf_life_days = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=3650)
     )

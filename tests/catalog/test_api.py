@@ -59,6 +59,7 @@ def test_bad_listings_are_refused_naming_the_field(client, session):
         "grade": {**NEW_LISTING, "product": "meitan_rice"},
         "batch": {**NEW_LISTING, "batch": someone_elses.code},
         "colour": {**NEW_LISTING, "colour": "green"},
+        "production_date": {**NEW_LISTING, "production_date": "9999-12-31", "shelf_life_days": 30},
     }
     for field, body in cases.items():
         answer = client.post("/api/v1/listings", json=body, headers=headers)
@@ -69,10 +70,12 @@ def test_bad_listings_are_refused_naming_the_field(client, session):
 
 def test_a_seller_cannot_edit_another_sellers_listing(client, session):
     listing = ListingFactory(price_fen=68000)
-    answer = client.patch(
-        f"/api/v1/listings/{listing.id}", json={"price_fen": 1}, headers=token(member())
-    )
-    assert answer.status_code == 403
+    headers = token(member())
+
+    answer = client.patch(f"/api/v1/listings/{listing.id}", json={"price_fen": 1}, headers=headers)
+    empty = client.patch(f"/api/v1/listings/{listing.id}", json={}, headers=headers)
+
+    assert (answer.status_code, empty.status_code) == (403, 403)
     assert listing.price_fen == 68000
 
 
