@@ -112,6 +112,7 @@ def register_pages(app: Flask) -> None:
     from app.cache import TimedCache
     from app.catalog import import_views, seller_views, trace_views
     from app.catalog import views as market_views
+    from app.catalog.market import MarketCache
     from app.dashboards import views as dashboards_views
     from app.web import without
 
@@ -128,7 +129,9 @@ def register_pages(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["without"] = without
-    app.extensions["agrilink.market_cache"] = TimedCache(app.config["MARKET_CACHE_SECONDS"])
+    app.extensions["agrilink.market_cache"] = MarketCache.lasting(
+        app.config["MARKET_CACHE_SECONDS"]
+    )
     app.extensions["agrilink.catalogue"] = TimedCache(app.config["CATALOGUE_CACHE_SECONDS"])
 
 

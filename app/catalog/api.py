@@ -61,7 +61,7 @@ class Listings(MethodView):
             size=size,
             with_facets=with_facets,
             cache=market_cache(),
-            loads=None,
+            as_rows=True,
             **filters,
         )
         page = found.page

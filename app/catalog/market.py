@@ -13,9 +13,14 @@ It stays quick on 100,000 listings, on SQLite and on PostgreSQL (scripts/bench/c
   read whole, without touching the table, and only what matches is sorted.
 """
 
+from __future__ import annotations
+
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -35,8 +40,10 @@ from app.catalog.models import (
     ListingPhoto,
     ListingStatus,
     Product,
+    Unit,
+    certifications_of,
 )
-from app.catalog.search import Matches, text_matches
+from app.catalog.search import Matches, listing_among, text_matches
 from app.db import Page
 from app.uploads import Upload
 
@@ -56,6 +63,9 @@ PUBLISHED_INDEX = "ix_listings_status_published"
 PRICE_INDEX = "ix_listings_status_price"
 COVERING_INDEX = "ix_listings_market"
 FEW_MATCHES = 2000
+_ORDERED_AT_MOST = (
+    50_000  # a longer price order is read each time rather than kept (200 kB at most)
+)
 MANY_MATCHES = 20000
 _NARROWING = (
     "category",
@@ -64,14 +74,17 @@ _NARROWING = (
 )  # what decides the kind of produce, and so its price
 # What a market card shows, loaded with the listings so that nothing is fetched row by row; the API and a
 # listing's own page show a little more (FULL_LOADS).
-CARD_LOADS = (
+CARD_LOADS = (  # what a card in the market's grid shows, and no more
+    joinedload(Listing.grade),
+    joinedload(Listing.unit),
+    joinedload(Listing.seller).load_only(Organisation.name_zh, Organisation.name_en),
+    selectinload(Listing.photos).joinedload(ListingPhoto.upload).load_only(Upload.token),
+)
+FULL_LOADS = (
     joinedload(Listing.grade),
     joinedload(Listing.unit),
     joinedload(Listing.seller),
     selectinload(Listing.photos).joinedload(ListingPhoto.upload),
-)
-FULL_LOADS = (
-    *CARD_LOADS,
     joinedload(Listing.product),
     joinedload(Listing.category),
     joinedload(Listing.batch),
@@ -104,9 +117,9 @@ def browse(
     page: int = 1,
     size: int = 20,
     with_facets: bool = True,
-    cache: TimedCache = NO_CACHE,
+    cache: MarketCache | None = None,
     catalogue: Catalogue | None = None,
-    loads: tuple | None = CARD_LOADS,
+    as_rows: bool = False,
     q: str = "",
     **filters,
 ) -> Market:
@@ -115,12 +128,13 @@ def browse(
     Without facets the total is not counted either (a page knows only whether more follow).
     """
     page, size = max(1, page), max(1, min(size, 100))
-    matches = text_matches(session, q, cache) if q.strip() else None
+    cache = cache or NO_MARKET_CACHE
+    matches = text_matches(session, q, cache.matches) if q.strip() else None
     if matches is not None and not matches.count:
         return Market(
             Page([], page, size, 0 if with_facets else None), Facets() if with_facets else None
         )
-    plan = _plan(sort, matches, filters)
+    plan = _plan(sort, matches, filters, session.get_bind().dialect.name)
     conditions = market_conditions(
         session,
         viewer_kind=viewer_kind,
@@ -129,7 +143,12 @@ def browse(
         matches_lead=plan.page_index is None,
         **filters,
     )
-    ids = _page_ids(session, conditions, sort=sort, page=page, size=size, index=plan.page_index)
+    if plan.walk_in_order:
+        ordered = _in_order(session, cache, sort, q, matches, filters)
+        fresh = market_conditions(session, viewer_kind=viewer_kind, now=now, **filters)
+        ids = _walk(session, ordered, fresh, sort=sort, page=page, size=size)
+    else:
+        ids = _page_ids(session, conditions, sort=sort, page=page, size=size, plan=plan)
     facets = None
     if with_facets:
         key = (
@@ -138,34 +157,67 @@ def browse(
             tuple(sorted(filters.items())),
         )
         reference = catalogue or read_catalogue(session)
-        facets = cache.get(
+        facets = cache.facets.get(
             key, lambda: _facets(session, conditions, reference, index=plan.facet_index)
         )
-    # Pages show listings as objects; the API lists plain rows (loads=None), which it can answer faster.
-    items = (
-        _load(session, ids[:size], loads) if loads is not None else summaries(session, ids[:size])
-    )
+    # One query reads the page's listings as plain rows: the API answers them, pages show them as cards.
+    items = summaries(session, ids[:size])
+    if not as_rows:
+        items = cards(items, catalogue or read_catalogue(session))
     return Market(
         Page(items, page, size, facets.total if facets else None, more=len(ids) > size), facets
     )
 
 
 @dataclass(frozen=True)
+class MarketCache:
+    """What a process may reuse for MARKET_CACHE_SECONDS: facet counts per search and filters, and the
+    ids each typed search matched (PostgreSQL). Id lists are large, so fewer of them are kept: at most
+    128 of up to 50,000 ids (about 40 MB at worst)."""
+
+    facets: TimedCache
+    matches: TimedCache
+
+    @classmethod
+    def lasting(cls, seconds: float) -> MarketCache:
+        return cls(TimedCache(seconds), TimedCache(seconds, size=128))
+
+
+NO_MARKET_CACHE = MarketCache(NO_CACHE, NO_CACHE)
+
+
+@dataclass(frozen=True)
 class _Plan:
-    page_index: (
-        str | None
-    )  # the SQLite index that leads the page query; None: the text matches lead
+    # The SQLite index that leads the page query; None: the text matches lead.
+    page_index: str | None
+    # The SQLite index the facet counts read.
     facet_index: str | None
+    # False: the page is sorted after filtering, with the sort's index kept out of it.
+    sorted_by_index: bool
+    # PostgreSQL: walk the searched listings in their (cached) order.
+    walk_in_order: bool = False
 
 
-def _plan(sort: str, matches: Matches | None, filters: dict) -> _Plan:
+def _plan(sort: str, matches: Matches | None, filters: dict, dialect: str) -> _Plan:
+    if dialect == "postgresql":
+        # Sorting thousands of matched listings costs PostgreSQL tens of milliseconds, and walking the
+        # price index past every vegetable to reach the tea someone looks for costs more (the planner
+        # cannot know that what people look for sits at one end of the price range). So a typed search,
+        # and a narrowed one sorted by price, walks its own listings in their order instead (_in_order).
+        narrowed = any(filters.get(name) for name in _NARROWING)
+        walk = matches is not None or (sort != "newest" and narrowed)
+        return _Plan(None, None, sorted_by_index=True, walk_in_order=walk)
     if matches is not None:
         page = None if matches.count <= FEW_MATCHES or sort != "newest" else PUBLISHED_INDEX
-        return _Plan(page, None if matches.count <= MANY_MATCHES else COVERING_INDEX)
+        return _Plan(
+            page, None if matches.count <= MANY_MATCHES else COVERING_INDEX, page is not None
+        )
     if sort == "newest":
-        return _Plan(PUBLISHED_INDEX, COVERING_INDEX)
+        return _Plan(PUBLISHED_INDEX, COVERING_INDEX, sorted_by_index=True)
     narrowed = any(filters.get(name) for name in _NARROWING)
-    return _Plan(COVERING_INDEX if narrowed else PRICE_INDEX, COVERING_INDEX)
+    if narrowed:
+        return _Plan(COVERING_INDEX, COVERING_INDEX, sorted_by_index=False)
+    return _Plan(PRICE_INDEX, COVERING_INDEX, sorted_by_index=True)
 
 
 def market_conditions(
@@ -186,11 +238,41 @@ def market_conditions(
     seller: int | None = None,
 ) -> list:
     """The WHERE clause of a market search: on sale, visible to this viewer, and matching the filters."""
-    conditions = [
+    on_sale = [
         Listing.status == ListingStatus.active,
         or_(Listing.expires_at.is_(None), Listing.expires_at > now),
         visible_to(viewer_kind),
     ]
+    return on_sale + filter_conditions(
+        matches=matches,
+        matches_lead=matches_lead,
+        category=category,
+        product=product,
+        grade=grade,
+        town=town,
+        certification=certification,
+        min_price_fen=min_price_fen,
+        max_price_fen=max_price_fen,
+        in_stock=in_stock,
+        seller=seller,
+    )
+
+
+def filter_conditions(
+    *,
+    matches: Matches | None = None,
+    matches_lead: bool = True,
+    category: str | None = None,
+    product: str | None = None,
+    grade: str | None = None,
+    town: str | None = None,
+    certification: str | None = None,
+    min_price_fen: int | None = None,
+    max_price_fen: int | None = None,
+    in_stock: bool = False,
+    seller: int | None = None,
+) -> list:
+    """The conditions of the filters a buyer chose (none for a filter left empty)."""
     optional = [
         # When the matches lead, PostgreSQL gets them as ids (it knows how many); when an index leads, as
         # a subquery it checks row by row as it walks the index.
@@ -208,7 +290,7 @@ def market_conditions(
         (in_stock, lambda: Listing.quantity >= Listing.min_order),
         (seller, lambda: Listing.organisation_id == seller),
     ]
-    return conditions + [condition() for wanted, condition in optional if wanted]
+    return [condition() for wanted, condition in optional if wanted]
 
 
 def visible_to(viewer_kind: OrgKind | None):
@@ -230,9 +312,9 @@ def _category_and_below(code: str) -> Select:
 
 
 def _page_ids(
-    session: Session, conditions: list, *, sort: str, page: int, size: int, index: str | None
+    session: Session, conditions: list, *, sort: str, page: int, size: int, plan: _Plan
 ) -> list[int]:
-    order = SORTS[sort] if index in (PUBLISHED_INDEX, PRICE_INDEX) else UNINDEXED_SORTS[sort]
+    order = SORTS[sort] if plan.sorted_by_index else UNINDEXED_SORTS[sort]
     query = (
         select(Listing.id)
         .where(*conditions)
@@ -240,9 +322,108 @@ def _page_ids(
         .limit(size + 1)
         .offset((page - 1) * size)
     )
-    if index:
-        query = query.with_hint(Listing, f"INDEXED BY {index}", "sqlite")
+    if plan.page_index:
+        query = query.with_hint(Listing, f"INDEXED BY {plan.page_index}", "sqlite")
     return list(session.scalars(query))
+
+
+_WALK_STEP = 400  # listings checked per query when walking a search's order
+
+
+def _in_order(
+    session: Session,
+    cache: MarketCache,
+    sort: str,
+    q: str,
+    matches: Matches | None,
+    filters: dict,
+) -> Sequence[int]:
+    """The on-sale listings a search narrows to (its words, category, product, certification) in the
+    order asked for (price_desc as price_asc, read backwards), reused for MARKET_CACHE_SECONDS: a
+    listing's place may be that late, never its particulars or whether it is still on sale, which
+    _walk reads fresh."""
+    order = "newest" if sort == "newest" else "price_asc"
+    narrowing = {name: filters.get(name) for name in _NARROWING}
+    query = (
+        select(Listing.id)
+        .where(
+            Listing.status == ListingStatus.active, *filter_conditions(matches=matches, **narrowing)
+        )
+        .order_by(*SORTS[order])
+    )
+    return cache.matches.get(
+        ("in order", order, q.strip().lower(), *narrowing.values()),
+        lambda: array("i", session.scalars(query)),
+        keep=lambda ordered: len(ordered) <= _ORDERED_AT_MOST,
+    )
+
+
+def _walk(
+    session: Session, ordered: Sequence[int], conditions: list, *, sort: str, page: int, size: int
+) -> list[int]:
+    """A page of `ordered` (read backwards for price_desc) of the listings that meet `conditions` now."""
+    if sort == "price_desc":
+        ordered = ordered[::-1]
+    wanted = page * size + 1
+    found: list[int] = []
+    for start in range(0, len(ordered), _WALK_STEP):
+        step = ordered[start : start + _WALK_STEP]
+        query = select(Listing.id).where(listing_among(step), *conditions).order_by(*SORTS[sort])
+        found += session.scalars(query)
+        if len(found) >= wanted:
+            break
+    return found[(page - 1) * size : wanted]
+
+
+@dataclass(frozen=True)
+class Card:
+    """A listing as the market's grid shows it: one plain row, with its unit and grade from the catalogue."""
+
+    id: int
+    title: str
+    price_fen: int
+    price_per_kg_fen: int
+    unit: Unit
+    grade: Grade
+    seller: str
+    seller_en: str
+    town: str
+    village: str
+    quantity: int
+    min_order: int
+    certifications: list[str]
+    photo_token: str | None
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+    def seller_name(self, language: str) -> str:
+        return self.seller_en if language == "en" and self.seller_en else self.seller
+
+
+def cards(rows: list[dict], catalogue: Catalogue) -> list[Card]:
+    units = {unit.code: unit for unit in catalogue.units}
+    grades = {grade.id: grade for scale in catalogue.scales for grade in scale.grades}
+    return [
+        Card(
+            id=row["id"],
+            title=row["title"],
+            price_fen=row["price_fen"],
+            price_per_kg_fen=row["price_per_kg_fen"],
+            unit=units[row["unit"]],
+            grade=grades[row["grade_id"]],
+            seller=row["seller"],
+            seller_en=row["seller_en"],
+            town=row["town"],
+            village=row["village"],
+            quantity=row["quantity"],
+            min_order=row["min_order"],
+            certifications=certifications_of(SimpleNamespace(**row)),
+            photo_token=row["photo_token"],
+        )
+        for row in rows
+    ]
 
 
 def summaries(session: Session, ids: list[int]) -> list[dict]:
@@ -270,11 +451,13 @@ def summaries(session: Session, ids: list[int]) -> list[dict]:
     return [rows[listing_id] for listing_id in ids if listing_id in rows]
 
 
-SUMMARY_COLUMNS = (  # the columns of ListingSummarySchema, named as it names them
+SUMMARY_COLUMNS = (  # the columns of ListingSummarySchema, named as it names them, and a card's
     Listing.id,
     Listing.title,
     Listing.organisation_id.label("seller_id"),
     Organisation.name_zh.label("seller"),
+    Organisation.name_en.label("seller_en"),
+    Listing.grade_id,
     Product.code.label("product"),
     Product.name_zh.label("product_name"),
     Category.code.label("category"),
@@ -295,16 +478,6 @@ SUMMARY_COLUMNS = (  # the columns of ListingSummarySchema, named as it names th
     Listing.status,
     Listing.published_at,
 )
-
-
-def _load(session: Session, ids: list[int], loads: tuple) -> list[Listing]:
-    if not ids:
-        return []
-    found = {
-        listing.id: listing
-        for listing in session.scalars(select(Listing).where(Listing.id.in_(ids)).options(*loads))
-    }
-    return [found[listing_id] for listing_id in ids if listing_id in found]
 
 
 def _facets(

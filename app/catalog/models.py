@@ -199,6 +199,14 @@ class ListingStatus(StrEnum):
 
 
 CERTIFICATIONS = ("organic", "green_food", "geographical_indication", "commitment_certificate")
+
+
+def certifications_of(listing) -> list[str]:
+    """The certifications a listing (an object or a row with the same names) declares, in a fixed order."""
+    found = [name for name in CERTIFICATIONS[:3] if getattr(listing, name)]
+    return found + (["commitment_certificate"] if listing.commitment_certificate else [])
+
+
 # Who may see a listing: 0 is everyone; otherwise only the buyer kinds whose bits are set.
 VISIBILITY_BITS = {OrgKind.supermarket: 1, OrgKind.school: 2, OrgKind.trader: 4}
 
@@ -341,8 +349,7 @@ class Listing(Base):
 
     @property
     def certifications(self) -> list[str]:
-        found = [name for name in CERTIFICATIONS[:3] if getattr(self, name)]
-        return found + (["commitment_certificate"] if self.commitment_certificate else [])
+        return certifications_of(self)
 
 
 class ListingPhoto(Base):

@@ -12,12 +12,22 @@ SQLite answers through an FTS5 table, PostgreSQL through a GIN index on the word
 
 import re
 import unicodedata
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, bindparam, func, literal_column, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from app.cache import NO_CACHE, TimedCache
 from app.catalog.models import Listing, ListingSearch
@@ -25,7 +35,7 @@ from app.catalog.models import Listing, ListingSearch
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TERMS = re.compile(rf"([{_CJK}]+)|([0-9a-z]+)")
 _PREFIX_FROM = 3  # shorter Latin words must match whole, or "ga" would find half the catalogue
-_CACHED_IDS_AT_MOST = 10_000  # a search matching more is not kept: the cache stays a few MB at most
+_CACHED_IDS_AT_MOST = 50_000  # a search matching more is not kept (app.catalog.market.MarketCache)
 
 
 def _encoded(characters: str) -> str:
@@ -92,18 +102,30 @@ def text_matches(session: Session, query: str, cache: TimedCache = NO_CACHE) -> 
 def _matches(session: Session, whole: list[str], prefixes: list[str], cache: TimedCache) -> Matches:
     if session.get_bind().dialect.name == "postgresql":
         # Given the ids as one array, the planner knows how many matched and plans for it (a subquery
-        # it must guess). Popular searches reuse their ids for a few seconds.
+        # it must guess). The array is sent as its text, which PostgreSQL reads far faster than the
+        # driver converts a list; popular searches reuse it for a few seconds.
         matching = _postgres_matches(whole, prefixes)
-        ids = cache.get(
+        count, ids = cache.get(
             ("text matches", *whole, "|", *prefixes),
-            lambda: array("q", session.scalars(matching)),
-            keep=lambda found: len(found) <= _CACHED_IDS_AT_MOST,
+            lambda: _as_array_text(session.scalars(matching).all()),
+            keep=lambda found: found[0] <= _CACHED_IDS_AT_MOST,
         )
-        among = Listing.id == func.any(bindparam("matches", list(ids), type_=ARRAY(Integer)))
-        return Matches(len(ids), Listing.id.in_(matching), among)
+        return Matches(count, Listing.id.in_(matching), listing_among(ids, "matches"))
     matching = _sqlite_matches(whole, prefixes)
     count = session.scalar(select(func.count()).select_from(matching.subquery()))
     return Matches(count, Listing.id.in_(matching), Listing.id.in_(matching))
+
+
+def _as_array_text(ids: Iterable[int]) -> tuple[int, str]:
+    ids = list(ids)
+    return len(ids), "{" + ",".join(map(str, ids)) + "}"
+
+
+def listing_among(ids: Iterable[int] | str, name: str = "ids") -> ColumnElement:
+    """Listing.id among these ids, sent to PostgreSQL as one array written out as text ("{1,2,3}")."""
+    written = ids if isinstance(ids, str) else _as_array_text(ids)[1]
+    # Untyped, the text is read as an array constant once, not converted again for every row.
+    return Listing.id == func.any(cast(bindparam(name, written, type_=NullType()), ARRAY(Integer)))
 
 
 def _sqlite_matches(whole: Iterable[str], prefixes: Iterable[str]):

@@ -4,9 +4,9 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 
 from app.auth import PUBLIC, current_actor, requires
-from app.cache import TimedCache
 from app.catalog import market, queries
 from app.catalog.catalogue import Catalogue, catalogue
+from app.catalog.market import MarketCache
 from app.catalog.schemas import MarketQuerySchema
 from app.db import get_session, utcnow
 from app.errors import NotFound
@@ -16,7 +16,7 @@ from app.web import query_args
 bp = Blueprint("market", __name__, url_prefix="/market")
 
 
-def market_cache() -> TimedCache:
+def market_cache() -> MarketCache:
     """This process's facet counts and text matches, kept MARKET_CACHE_SECONDS (set up by create_app)."""
     return current_app.extensions["agrilink.market_cache"]
 

@@ -109,6 +109,48 @@ def test_sorting_by_price_and_by_newest(session):
     assert ordered("newest") == ["中", "便宜", "贵"]
 
 
+def test_a_search_pages_through_its_matches_in_order_with_what_changed_since(session, monkeypatch):
+    monkeypatch.setattr(market, "_WALK_STEP", 3)  # several steps of a cached order on PostgreSQL
+    now = utcnow()
+    cheapest_first = [
+        ListingFactory(
+            title=f"翠芽 {n}", price_fen=10000 * n, published_at=now - timedelta(hours=n)
+        )
+        for n in range(1, 10)
+    ]
+    ListingFactory(title="大白菜", product_code="chinese_cabbage", price_fen=100)
+    cache = market.MarketCache.lasting(60)
+
+    def page(sort, number, **filters):
+        found = market.browse(
+            session,
+            viewer_kind=None,
+            now=now,
+            q="翠芽",
+            sort=sort,
+            page=number,
+            size=4,
+            cache=cache,
+            with_facets=False,
+            **filters,
+        ).page
+        return [card.title for card in found.items], found.more
+
+    assert page("price_asc", 1) == (["翠芽 1", "翠芽 2", "翠芽 3", "翠芽 4"], True)
+    assert page("price_asc", 3) == (["翠芽 9"], False)
+    assert page("price_desc", 1) == (["翠芽 9", "翠芽 8", "翠芽 7", "翠芽 6"], True)
+    assert page("newest", 2) == (["翠芽 5", "翠芽 6", "翠芽 7", "翠芽 8"], True)
+    cheapest_first[1].status = "paused"
+    cheapest_first[2].price_fen = cheapest_first[2].price_per_kg_fen = 5000
+    session.flush()
+    # Whatever is cached, a paused listing leaves at once and a listing shows its price now.
+    assert page("price_asc", 1) == (["翠芽 3", "翠芽 1", "翠芽 4", "翠芽 5"], True)
+    assert page("price_asc", 1, min_price_fen=6000) == (
+        ["翠芽 1", "翠芽 4", "翠芽 5", "翠芽 6"],
+        True,
+    )
+
+
 def test_facets_count_what_matches(session, listed):
     facets = market.browse(session, viewer_kind=None, now=utcnow(), q="茶").facets
 
