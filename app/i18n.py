@@ -102,15 +102,23 @@ def html_lang() -> str:
 
 
 def money(fen: int | None, currency: str = "CNY") -> str:
-    """Integer fen as a person reads it: ¥1,234.50."""
+    """Integer fen as a person reads it: ¥1,234.50 (grouped by thousands in Chinese and English alike)."""
     if fen is None:
         return "—"
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
     symbol = "¥" if currency == "CNY" else f"{currency} "
-    return (
-        f"{sign}{symbol}{yuan:,}.{cents:02d}"  # grouped by thousands in Chinese and English alike
-    )
+    sign, yuan, cents = _yuan_parts(fen)
+    return f"{sign}{symbol}{yuan:,}.{cents:02d}"
+
+
+def yuan_text(fen: int) -> str:
+    """Integer fen as a yuan amount to type or read back: 1234.50 (a form's value, a spreadsheet cell)."""
+    sign, yuan, cents = _yuan_parts(fen)
+    return f"{sign}{yuan}.{cents:02d}"
+
+
+def _yuan_parts(fen: int) -> tuple[str, int, int]:
+    yuan, cents = divmod(abs(fen), 100)
+    return ("-" if fen < 0 else ""), yuan, cents
 
 
 def local_datetime(value: datetime | None, format: str = "medium") -> str:

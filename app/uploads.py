@@ -5,7 +5,7 @@ running anything in them.
 Photos are decoded, turned upright and re-encoded, which drops hidden payloads and the GPS position a phone
 writes into them; documents must really be PDFs. Each file is named by an unguessable token. A file is
 written before its row is committed; if the transaction rolls back instead, the file is deleted, so a refused
-request leaves nothing behind on disk either.
+request leaves nothing behind on disk either. A deleted upload's file goes once its deletion commits.
 """
 
 import hashlib
@@ -31,10 +31,11 @@ PHOTO_LIMIT = 5 * MEGABYTE
 DOCUMENT_LIMIT = 10 * MEGABYTE
 _PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _LONGEST_SIDE = 2000  # pixels: plenty for a listing photo, and it keeps pages quick on a phone
-_MOST_PIXELS = (
-    50_000_000  # a bigger image (a decompression bomb, or no phone's photo) is not decoded
-)
-_WRITTEN = "uploads_written"  # session.info key: files written in the session's open transaction
+# A bigger image (a decompression bomb, or no phone's photo) is refused before it is decoded.
+_MOST_PIXELS = 50_000_000
+# session.info keys: files written in the session's open transaction, and files of uploads it deleted.
+_WRITTEN = "uploads_written"
+_DISCARDED = "uploads_discarded"
 
 
 class UploadKind(StrEnum):
@@ -153,14 +154,25 @@ def _write(path: Path, content: bytes) -> None:
     partial.replace(path)  # readers never see half a file
 
 
+def discard_upload(session: Session, upload: Upload, *, folder: Path) -> None:
+    """Delete an upload: its row now, its file once the transaction commits (a rollback keeps both)."""
+    session.delete(upload)
+    session.info.setdefault(_DISCARDED, []).append(folder / upload.token[:2] / upload.token)
+
+
 @event.listens_for(Session, "after_commit")
-def _keep_written_files(session: Session) -> None:
+def _settle_files_of_committed_transaction(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the outer transaction decides
+        return
     session.info.pop(_WRITTEN, None)
+    for path in session.info.pop(_DISCARDED, ()):
+        path.unlink(missing_ok=True)
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _delete_files_of_rolled_back_transaction(session: Session, transaction) -> None:
+def _settle_files_of_rolled_back_transaction(session: Session, transaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended without a commit
+        session.info.pop(_DISCARDED, None)
         for path in session.info.pop(_WRITTEN, ()):
             path.unlink(missing_ok=True)
 

@@ -22,6 +22,7 @@ def banner(port: int) -> str:
         "  湄潭产销通 AgriLink is running",
         f"  Open  http://127.0.0.1:{port}/",
         f"  API   http://127.0.0.1:{port}/api/v1/docs",
+        f"  Trace http://127.0.0.1:{port}/t/LF-CY-2026-01   (what a package's QR code opens)",
         "",
         f"  Demo sign-ins (password {DEMO_PASSWORD} for all):",
         *(

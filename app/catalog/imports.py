@@ -33,7 +33,7 @@ from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, PRODUCTION_DATES, Yua
 from app.catalog.services import expiry, new_listing, own_listing, search_document
 from app.catalog.spreadsheets import Choices, SheetBool, SheetDate, read_rows
 from app.db import utcnow
-from app.errors import DomainError, RuleViolation
+from app.errors import Conflict, DomainError, RuleViolation
 from app.i18n import translate_validation_messages
 from app.web import ID_RANGE
 
@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
-CHECK_IN_REQUEST = (
-    300  # rows; a larger file is checked by the scheduler while the page shows progress
-)
+# Rows checked while the seller waits; a larger file is checked by the scheduler as the page shows progress.
+CHECK_IN_REQUEST = 300
 CHUNK = 500
 
 _KINDS = {
@@ -85,6 +84,9 @@ class ImportRowSchema(Schema):
     unit = fields.String(load_default=None, validate=validate.Length(max=20))
     price_yuan = Yuan(required=True, validate=PRICE_RANGE)
     quantity = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+    stock_at_export = fields.Integer(
+        load_default=None, validate=validate.Range(min=0, max=MAX_QUANTITY)
+    )
     min_order = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_QUANTITY))
     packaging = fields.String(load_default="", validate=validate.Length(max=100))
     production_date = SheetDate(load_default=None, validate=PRODUCTION_DATES)
@@ -204,8 +206,13 @@ def _values(
     """The listing this row would create or become, as plain values ready to import."""
     listing_id, status = typed.pop("id"), typed.pop("status")
     typed["price_fen"] = typed.pop("price_yuan")
+    stock_at_export = typed.pop("stock_at_export")
+    stock_base = None
     if listing_id is not None:
-        typed["product"] = _product_kept(session, organisation_id, listing_id, typed["product"])
+        current = own_listing(session, organisation_id, listing_id)
+        typed["product"] = _product_kept(current, typed["product"])
+        # The stock the file's number was written against: the export's, or else what there is now.
+        stock_base = current.quantity if stock_at_export is None else stock_at_export
     elif status in _KEPT:
         raise RuleViolation(
             _(
@@ -220,18 +227,18 @@ def _values(
     if status == ListingStatus.active:
         # The listing form's rule, in its words: produce past its shelf life is not put on sale.
         listing.publish(now)
-    return listing_id, {**_staged(listing), "status": status, "document": search_document(listing)}
+    staged = {**_staged(listing), "status": status, "document": search_document(listing)}
+    return listing_id, {**staged, "stock_base": stock_base}
 
 
-def _product_kept(session: Session, organisation_id: int, listing_id: int, product: str) -> str:
+def _product_kept(listing: Listing, product: str) -> str:
     """The product of the listing a row updates: an empty cell keeps it, another product is refused."""
-    current = own_listing(session, organisation_id, listing_id).product.code
-    if product and product != current:
+    if product and product != listing.product.code:
         raise RuleViolation(
             _("A listing keeps its product; add a new row without an id instead."),
             field="product",
         )
-    return current
+    return listing.product.code
 
 
 def _staged(listing: Listing) -> dict:
@@ -370,7 +377,7 @@ def _create_all(session: Session, staged: list[dict], actor_id: int, now: dateti
 
 
 def _listing_row(values: dict, now: datetime) -> dict:
-    row = {key: value for key, value in values.items() if key != "document"}
+    row = {key: value for key, value in values.items() if key not in ("document", "stock_base")}
     row["production_date"] = (
         date.fromisoformat(row["production_date"]) if row["production_date"] else None
     )
@@ -387,14 +394,26 @@ def _update_one(
     session: Session, organisation_id: int, actor_id: int, listing_id: int, values: dict, now
 ) -> None:
     listing = own_listing(session, organisation_id, listing_id, lock=True)
-    change = values["quantity"] - listing.quantity
+    # Stock moves by what the seller changed in the file, on top of whatever orders and adjustments did
+    # since it was exported: a file imported back unchanged never undoes a sale.
+    change = values["quantity"] - values["stock_base"]
+    if listing.quantity + change < 0:
+        raise Conflict(
+            _(
+                "Listing %(id)d has %(now)d in stock now; the file takes away %(taken)d. Export the "
+                "listings again and redo this change.",
+                id=listing.id,
+                now=listing.quantity,
+                taken=-change,
+            )
+        )
     for key in _STAGED - {"organisation_id", "product_id", "category_id", "quantity"}:
         setattr(listing, key, values[key])
     listing.production_date = (
         date.fromisoformat(values["production_date"]) if values["production_date"] else None
     )
     listing.expires_at = expiry(listing.production_date, listing.shelf_life_days)
-    listing.quantity = values["quantity"]
+    listing.quantity += change
     if change:
         session.add(
             StockMovement(

@@ -1,16 +1,15 @@
 """The market search: what a buyer may see and buy now, filtered, sorted and paged, with facet counts.
 
 It stays quick on 100,000 listings, on SQLite and on PostgreSQL (scripts/bench/catalog.py measures it):
-- a text search first takes the matching ids from the full-text index, which costs a few milliseconds;
-- the page is chosen by id alone, then only its 20 rows are loaded whole;
-- facets and the total come from one GROUP BY, and are kept for a few seconds per filter: a count a few
-  seconds old is fine, a listing never is;
-- _plan() says which index leads each query on SQLite, which guesses badly without statistics (PostgreSQL
-  plans for itself once it knows how many ids a text search matched). Few text matches lead, they are
-  quick to sort. The newest-first index leads otherwise: when a listing was published says nothing about
-  what it is, so matches turn up all along it. Not so for price: the tea a search or a filter picks sits at
-  the far end of a price index full of vegetables, so there the covering index (ix_listings_market) is
-  read whole, without touching the table, and only what matches is sorted.
+- a text search first takes the matching ids from the full-text index (app/catalog/search.py);
+- the page is chosen by id alone, then its 20 rows are read in one query (app/catalog/rows.py);
+- facets and the total come from one GROUP BY, kept for MARKET_CACHE_SECONDS per search and filters;
+- _plan() decides how each query runs, because no planner knows that what people look for sits at one end
+  of the price range (tea costs more than cabbage). On SQLite it names the index: few text matches lead;
+  otherwise the newest-first index (when a listing was published says nothing about what it is), or for
+  price the covering index (ix_listings_market), read whole without touching the table. On PostgreSQL a
+  typed search, or a narrowed one sorted by price, walks its own listings in their kept order, checking
+  each step against everything the buyer asked for as it stands now (_in_order, _walk).
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
-from app.accounts.models import Organisation
 from app.auth import OrgKind
 from app.cache import NO_CACHE, TimedCache
 from app.catalog.catalogue import Catalogue
@@ -33,19 +30,15 @@ from app.catalog.catalogue import catalogue as read_catalogue
 from app.catalog.models import (
     CERTIFICATIONS,
     VISIBILITY_BITS,
-    Batch,
     Category,
     Grade,
     Listing,
-    ListingPhoto,
     ListingStatus,
     Product,
-    Unit,
-    certifications_of,
 )
-from app.catalog.search import Matches, listing_among, text_matches
+from app.catalog.rows import cards, summaries
+from app.catalog.search import Matches, listing_among, query_terms, text_matches
 from app.db import Page
-from app.uploads import Upload
 
 SORTS = {
     "newest": (Listing.published_at.desc(), Listing.id.desc()),
@@ -63,32 +56,9 @@ PUBLISHED_INDEX = "ix_listings_status_published"
 PRICE_INDEX = "ix_listings_status_price"
 COVERING_INDEX = "ix_listings_market"
 FEW_MATCHES = 2000
-_ORDERED_AT_MOST = (
-    50_000  # a longer price order is read each time rather than kept (200 kB at most)
-)
 MANY_MATCHES = 20000
-_NARROWING = (
-    "category",
-    "product",
-    "certification",
-)  # what decides the kind of produce, and so its price
-# What a market card shows, loaded with the listings so that nothing is fetched row by row; the API and a
-# listing's own page show a little more (FULL_LOADS).
-CARD_LOADS = (  # what a card in the market's grid shows, and no more
-    joinedload(Listing.grade),
-    joinedload(Listing.unit),
-    joinedload(Listing.seller).load_only(Organisation.name_zh, Organisation.name_en),
-    selectinload(Listing.photos).joinedload(ListingPhoto.upload).load_only(Upload.token),
-)
-FULL_LOADS = (
-    joinedload(Listing.grade),
-    joinedload(Listing.unit),
-    joinedload(Listing.seller),
-    selectinload(Listing.photos).joinedload(ListingPhoto.upload),
-    joinedload(Listing.product),
-    joinedload(Listing.category),
-    joinedload(Listing.batch),
-)
+# The filters that decide the kind of produce, and so where in the price range it sits.
+_NARROWING = ("category", "product", "certification")
 
 
 @dataclass(frozen=True)
@@ -143,19 +113,16 @@ def browse(
         matches_lead=plan.page_index is None,
         **filters,
     )
+    ids = None
     if plan.walk_in_order:
         ordered = _in_order(session, cache, sort, q, matches, filters)
         fresh = market_conditions(session, viewer_kind=viewer_kind, now=now, **filters)
         ids = _walk(session, ordered, fresh, sort=sort, page=page, size=size)
-    else:
+    if ids is None:
         ids = _page_ids(session, conditions, sort=sort, page=page, size=size, plan=plan)
     facets = None
     if with_facets:
-        key = (
-            VISIBILITY_BITS.get(viewer_kind, 0),
-            q.strip().lower(),
-            tuple(sorted(filters.items())),
-        )
+        key = (VISIBILITY_BITS.get(viewer_kind, 0), _words(q), tuple(sorted(filters.items())))
         reference = catalogue or read_catalogue(session)
         facets = cache.facets.get(
             key, lambda: _facets(session, conditions, reference, index=plan.facet_index)
@@ -199,12 +166,12 @@ class _Plan:
 
 
 def _plan(sort: str, matches: Matches | None, filters: dict, dialect: str) -> _Plan:
+    narrowed = any(filters.get(name) for name in _NARROWING)
     if dialect == "postgresql":
         # Sorting thousands of matched listings costs PostgreSQL tens of milliseconds, and walking the
         # price index past every vegetable to reach the tea someone looks for costs more (the planner
         # cannot know that what people look for sits at one end of the price range). So a typed search,
         # and a narrowed one sorted by price, walks its own listings in their order instead (_in_order).
-        narrowed = any(filters.get(name) for name in _NARROWING)
         walk = matches is not None or (sort != "newest" and narrowed)
         return _Plan(None, None, sorted_by_index=True, walk_in_order=walk)
     if matches is not None:
@@ -214,7 +181,6 @@ def _plan(sort: str, matches: Matches | None, filters: dict, dialect: str) -> _P
         )
     if sort == "newest":
         return _Plan(PUBLISHED_INDEX, COVERING_INDEX, sorted_by_index=True)
-    narrowed = any(filters.get(name) for name in _NARROWING)
     if narrowed:
         return _Plan(COVERING_INDEX, COVERING_INDEX, sorted_by_index=False)
     return _Plan(PRICE_INDEX, COVERING_INDEX, sorted_by_index=True)
@@ -327,7 +293,11 @@ def _page_ids(
     return list(session.scalars(query))
 
 
-_WALK_STEP = 400  # listings checked per query when walking a search's order
+# Walking a search's order (PostgreSQL): listings checked per query, steps before giving up on walking
+# (a rare filter, a deep page) for one plain query, and the longest order kept.
+_WALK_STEP = 400
+_WALK_STEPS = 10
+_ORDERED_AT_MOST = 50_000
 
 
 def _in_order(
@@ -337,11 +307,12 @@ def _in_order(
     q: str,
     matches: Matches | None,
     filters: dict,
-) -> Sequence[int]:
+) -> Sequence[int] | None:
     """The on-sale listings a search narrows to (its words, category, product, certification) in the
-    order asked for (price_desc as price_asc, read backwards), reused for MARKET_CACHE_SECONDS: a
-    listing's place may be that late, never its particulars or whether it is still on sale, which
-    _walk reads fresh."""
+    order asked for (price_desc as price_asc, read backwards); None when there are too many to keep.
+
+    Reused for MARKET_CACHE_SECONDS, built from matches as old: a listing published or repriced since may
+    be missing or out of place for up to twice that. _walk reads everything else fresh."""
     order = "newest" if sort == "newest" else "price_asc"
     narrowing = {name: filters.get(name) for name in _NARROWING}
     query = (
@@ -350,134 +321,49 @@ def _in_order(
             Listing.status == ListingStatus.active, *filter_conditions(matches=matches, **narrowing)
         )
         .order_by(*SORTS[order])
+        .limit(_ORDERED_AT_MOST + 1)
     )
-    return cache.matches.get(
-        ("in order", order, q.strip().lower(), *narrowing.values()),
-        lambda: array("i", session.scalars(query)),
-        keep=lambda ordered: len(ordered) <= _ORDERED_AT_MOST,
-    )
+
+    def read() -> array | None:
+        ordered = array("i", session.scalars(query))
+        return ordered if len(ordered) <= _ORDERED_AT_MOST else None
+
+    return cache.matches.get(("in order", order, _words(q), *narrowing.values()), read)
 
 
 def _walk(
-    session: Session, ordered: Sequence[int], conditions: list, *, sort: str, page: int, size: int
-) -> list[int]:
-    """A page of `ordered` (read backwards for price_desc) of the listings that meet `conditions` now."""
+    session: Session,
+    ordered: Sequence[int] | None,
+    conditions: list,
+    *,
+    sort: str,
+    page: int,
+    size: int,
+) -> list[int] | None:
+    """A page of `ordered` (read backwards for price_desc) of the listings that meet `conditions` now;
+    None when a page is not found within _WALK_STEPS steps (a rare filter, a deep page)."""
+    if ordered is None:
+        return None
     if sort == "price_desc":
         ordered = ordered[::-1]
     wanted = page * size + 1
     found: list[int] = []
-    for start in range(0, len(ordered), _WALK_STEP):
+    steps = range(0, len(ordered), _WALK_STEP)
+    for start in steps[:_WALK_STEPS]:
         step = ordered[start : start + _WALK_STEP]
         query = select(Listing.id).where(listing_among(step), *conditions).order_by(*SORTS[sort])
         found += session.scalars(query)
         if len(found) >= wanted:
-            break
+            return found[(page - 1) * size : wanted]
+    if len(steps) > _WALK_STEPS:
+        return None
     return found[(page - 1) * size : wanted]
 
 
-@dataclass(frozen=True)
-class Card:
-    """A listing as the market's grid shows it: one plain row, with its unit and grade from the catalogue."""
-
-    id: int
-    title: str
-    price_fen: int
-    price_per_kg_fen: int
-    unit: Unit
-    grade: Grade
-    seller: str
-    seller_en: str
-    town: str
-    village: str
-    quantity: int
-    min_order: int
-    certifications: list[str]
-    photo_token: str | None
-
-    @property
-    def unit_code(self) -> str:
-        return self.unit.code
-
-    def seller_name(self, language: str) -> str:
-        return self.seller_en if language == "en" and self.seller_en else self.seller
-
-
-def cards(rows: list[dict], catalogue: Catalogue) -> list[Card]:
-    units = {unit.code: unit for unit in catalogue.units}
-    grades = {grade.id: grade for scale in catalogue.scales for grade in scale.grades}
-    return [
-        Card(
-            id=row["id"],
-            title=row["title"],
-            price_fen=row["price_fen"],
-            price_per_kg_fen=row["price_per_kg_fen"],
-            unit=units[row["unit"]],
-            grade=grades[row["grade_id"]],
-            seller=row["seller"],
-            seller_en=row["seller_en"],
-            town=row["town"],
-            village=row["village"],
-            quantity=row["quantity"],
-            min_order=row["min_order"],
-            certifications=certifications_of(SimpleNamespace(**row)),
-            photo_token=row["photo_token"],
-        )
-        for row in rows
-    ]
-
-
-def summaries(session: Session, ids: list[int]) -> list[dict]:
-    """The listings of a page as plain rows, in `ids` order: what the API's list answers, in one query."""
-    if not ids:
-        return []
-    photo = (
-        select(Upload.token)
-        .join(ListingPhoto, ListingPhoto.upload_id == Upload.id)
-        .where(ListingPhoto.listing_id == Listing.id)
-        .order_by(ListingPhoto.position)
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
-        select(*SUMMARY_COLUMNS, photo.label("photo_token"))
-        .join(Organisation, Organisation.id == Listing.organisation_id)
-        .join(Product, Product.id == Listing.product_id)
-        .join(Category, Category.id == Listing.category_id)
-        .join(Grade, Grade.id == Listing.grade_id)
-        .outerjoin(Batch, Batch.id == Listing.batch_id)
-        .where(Listing.id.in_(ids))
-    )
-    rows = {row.id: row._asdict() for row in session.execute(query)}
-    return [rows[listing_id] for listing_id in ids if listing_id in rows]
-
-
-SUMMARY_COLUMNS = (  # the columns of ListingSummarySchema, named as it names them, and a card's
-    Listing.id,
-    Listing.title,
-    Listing.organisation_id.label("seller_id"),
-    Organisation.name_zh.label("seller"),
-    Organisation.name_en.label("seller_en"),
-    Listing.grade_id,
-    Product.code.label("product"),
-    Product.name_zh.label("product_name"),
-    Category.code.label("category"),
-    Grade.code.label("grade"),
-    Grade.name_zh.label("grade_name"),
-    Batch.code.label("batch"),
-    Listing.unit_code.label("unit"),
-    Listing.price_fen,
-    Listing.price_per_kg_fen,
-    Listing.quantity,
-    Listing.min_order,
-    Listing.town,
-    Listing.village,
-    Listing.organic,
-    Listing.green_food,
-    Listing.geographical_indication,
-    Listing.commitment_certificate,
-    Listing.status,
-    Listing.published_at,
-)
+def _words(q: str) -> tuple:
+    """A typed search as the cache tells searches apart: "ｃｕｉｙａ" and " Cuiya" are one search."""
+    whole, prefixes = query_terms(q)
+    return (*whole, "|", *prefixes)
 
 
 def _facets(

@@ -302,12 +302,12 @@ class Listing(Base):
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
+    def is_on_sale(self, now: datetime) -> bool:
+        """Offered now (app.catalog.market.market_conditions says the same in SQL)."""
+        return self.status == ListingStatus.active and not self.is_expired(now)
+
     def is_sellable(self, now: datetime) -> bool:
-        return (
-            self.status == ListingStatus.active
-            and not self.is_expired(now)
-            and self.quantity >= self.min_order
-        )
+        return self.is_on_sale(now) and self.quantity >= self.min_order
 
     def settle_status(self, now: datetime) -> None:
         """Keep the status true to the stock and the date: sold out at 0, active again when restocked."""

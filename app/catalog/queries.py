@@ -7,15 +7,16 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.accounts.models import User
+from app.accounts.models import Organisation, User
 from app.auth import OrgKind
-from app.catalog.market import CARD_LOADS, FULL_LOADS, market_conditions, visible_to
+from app.catalog.market import market_conditions, visible_to
 from app.catalog.models import (
     Batch,
     ImportStatus,
     Listing,
     ListingImport,
     ListingImportRow,
+    ListingPhoto,
     ListingStatus,
     Product,
     StockMovement,
@@ -23,6 +24,25 @@ from app.catalog.models import (
 )
 from app.db import Page, paginate
 from app.events import Event
+from app.uploads import Upload
+
+# Loaded with the listings, so that nothing is fetched row by row: what a list of listings shows (a seller's
+# own list, a trace page), and what one listing's page shows.
+LIST_LOADS = (
+    joinedload(Listing.grade),
+    joinedload(Listing.unit),
+    joinedload(Listing.seller).load_only(Organisation.name_zh, Organisation.name_en),
+    selectinload(Listing.photos).joinedload(ListingPhoto.upload).load_only(Upload.token),
+)
+LISTING_LOADS = (
+    joinedload(Listing.grade),
+    joinedload(Listing.unit),
+    joinedload(Listing.seller),
+    selectinload(Listing.photos).joinedload(ListingPhoto.upload),
+    joinedload(Listing.product),
+    joinedload(Listing.category),
+    joinedload(Listing.batch),
+)
 
 
 def listing_for(
@@ -39,7 +59,7 @@ def listing_for(
     query = (
         select(Listing)
         .where(Listing.id == listing_id, or_(own, offered) if viewer_organisation_id else offered)
-        .options(*FULL_LOADS, joinedload(Listing.product).joinedload(Product.category))
+        .options(*LISTING_LOADS, joinedload(Listing.product).joinedload(Product.category))
     )
     return session.scalar(query)
 
@@ -50,7 +70,7 @@ def seller_listings(
     query = (
         select(Listing)
         .where(Listing.organisation_id == organisation_id)
-        .options(*CARD_LOADS)
+        .options(*LIST_LOADS)
         .order_by(Listing.updated_at.desc(), Listing.id.desc())
     )
     if status:
@@ -134,7 +154,7 @@ def batch_listings(session: Session, batch_id: int) -> list[Listing]:
     query = (
         select(Listing)
         .where(Listing.batch_id == batch_id, Listing.status != ListingStatus.draft)
-        .options(*CARD_LOADS)
+        .options(*LIST_LOADS)
         .order_by(Listing.id)
     )
     return list(session.scalars(query))

@@ -2,15 +2,22 @@
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.accounts.schemas import Text
-from app.auth import BUYER_KINDS
 from app.catalog.market import SORTS
-from app.catalog.models import CERTIFICATIONS, InputKind, ListingStatus, TestResult
+from app.catalog.models import (
+    CERTIFICATIONS,
+    VISIBILITY_BITS,
+    InputKind,
+    ListingStatus,
+    TestResult,
+    certifications_of,
+)
 from app.web import ID_RANGE, PAGE_RANGE
 
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000 a unit: above that it is a typing mistake
@@ -30,13 +37,16 @@ class Yuan(fields.Field):
             amount = Decimal(text)
         except InvalidOperation as error:
             raise ValidationError(_("Enter a price in yuan, such as 120 or 120.50.")) from error
-        if not amount.is_finite() or abs(amount) > MAX_PRICE_FEN:
-            # A number this large is no price; refusing it here also keeps the arithmetic below exact.
+        if not amount.is_finite() or abs(amount) > _NO_PRICE:
             raise ValidationError(_("Enter a price in yuan, such as 120 or 120.50."))
         if amount != amount.quantize(Decimal("0.01")):
             raise ValidationError(_("A price has at most two decimals (fen)."))
         return int(amount * 100)
 
+
+# A number of yuan this large is no price at all (a range check says what is allowed); refusing it first
+# keeps quantize() and int() below from working on a number with a million digits.
+_NO_PRICE = Decimal(10) ** 12
 
 PRICE_RANGE = validate.Range(
     min=1, max=MAX_PRICE_FEN, error=_l("Must be more than ¥0 and at most ¥1,000,000.")
@@ -84,7 +94,7 @@ class ListingFieldsSchema(Schema):
         validate=validate.Length(max=40), metadata={"description": "The 承诺达标合格证 number."}
     )
     visible_to = fields.List(
-        fields.String(validate=validate.OneOf(sorted(BUYER_KINDS))),
+        fields.String(validate=validate.OneOf(sorted(VISIBILITY_BITS))),
         metadata={"description": "Only these buyer kinds see it; empty is everyone."},
     )
 
@@ -120,7 +130,7 @@ class CreateListingForm(CreateListingSchema):
     green_food = fields.Boolean(load_default=False)
     geographical_indication = fields.Boolean(load_default=False)
     visible_to = fields.List(
-        fields.String(validate=validate.OneOf(sorted(BUYER_KINDS))), load_default=list
+        fields.String(validate=validate.OneOf(sorted(VISIBILITY_BITS))), load_default=list
     )
 
 
@@ -130,7 +140,7 @@ class UpdateListingForm(ListingFieldsSchema):
     green_food = fields.Boolean(load_default=False)
     geographical_indication = fields.Boolean(load_default=False)
     visible_to = fields.List(
-        fields.String(validate=validate.OneOf(sorted(BUYER_KINDS))), load_default=list
+        fields.String(validate=validate.OneOf(sorted(VISIBILITY_BITS))), load_default=list
     )
     production_date = fields.Date(load_default=None, allow_none=True, validate=PRODUCTION_DATES)
     shelf_life_days = fields.Integer(
@@ -316,12 +326,7 @@ class ListingSummarySchema(Schema):
     min_order = fields.Integer()
     town = fields.String()
     village = fields.String()
-    certifications = fields.Function(
-        lambda row: (
-            [name for name in CERTIFICATIONS[:3] if row[name]]
-            + (["commitment_certificate"] if row["commitment_certificate"] else [])
-        )
-    )
+    certifications = fields.Function(lambda row: certifications_of(SimpleNamespace(**row)))
     status = fields.String()
     photo = fields.Function(
         lambda row: f"/files/{row['photo_token']}" if row["photo_token"] else None

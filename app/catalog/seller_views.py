@@ -19,6 +19,7 @@ from app.catalog.schemas import (
 from app.catalog.views import current_catalogue
 from app.db import get_session, transaction
 from app.forms import Form
+from app.i18n import yuan_text
 from app.uploads import upload_folder
 from app.web import query_args
 
@@ -123,7 +124,7 @@ def _form_values(listing) -> dict:
         grade=listing.grade.code,
         unit=listing.unit_code,
         batch=listing.batch.code if listing.batch else "",
-        price_fen=f"{listing.price_fen / 100:.2f}",
+        price_fen=yuan_text(listing.price_fen),
         visible_to=visible_kinds(listing.visible_to),
     )
     return values
@@ -195,13 +196,14 @@ def add_photos(listing_id: int):
 @bp.post("/listings/<int:listing_id>/photos/<int:photo_id>/remove")
 @requires(SELLERS)
 def remove_photo(listing_id: int, photo_id: int):
-    """Stop showing a photo."""
+    """Take a photo off a listing and delete it."""
     with transaction() as write:
         services.remove_listing_photo(
             write,
             organisation_id=current_actor().organisation_id,
             listing_id=listing_id,
             photo_id=photo_id,
+            folder=upload_folder(),
         )
     return redirect(url_for("selling.listing", listing_id=listing_id))
 

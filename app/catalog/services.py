@@ -21,7 +21,7 @@ from app.catalog.references import References
 from app.catalog.search import document_terms
 from app.db import LOCAL_TIME, utcnow
 from app.errors import NotFound, PermissionDenied, RuleViolation
-from app.uploads import UploadKind, store_upload
+from app.uploads import UploadKind, discard_upload, store_upload
 
 MAX_PHOTOS = 8
 # What a listing's owner may change directly; stock moves only through adjust_stock, with a reason.
@@ -250,7 +250,7 @@ def add_listing_photo(
     field: str = "photo",
 ) -> ListingPhoto:
     """Show an uploaded photo on a listing (after the ones it has); `field` names the form's input."""
-    listing = own_listing(session, organisation_id, listing_id)
+    listing = own_listing(session, organisation_id, listing_id, lock=True)
     if len(listing.photos) >= MAX_PHOTOS:
         raise RuleViolation(
             _("A listing shows up to %(count)d photos; remove one first.", count=MAX_PHOTOS),
@@ -271,14 +271,17 @@ def add_listing_photo(
 
 
 def remove_listing_photo(
-    session: Session, *, organisation_id: int, listing_id: int, photo_id: int
+    session: Session, *, organisation_id: int, listing_id: int, photo_id: int, folder: Path
 ) -> None:
-    """Stop showing a photo on a listing."""
-    listing = own_listing(session, organisation_id, listing_id)
+    """Take a photo off a listing and delete it (no one can fetch it afterwards); the next one leads."""
+    listing = own_listing(session, organisation_id, listing_id, lock=True)
     photo = next((p for p in listing.photos if p.id == photo_id), None)
     if photo is None:
         raise NotFound(_("That photo is not on this listing."))
     listing.photos.remove(photo)
+    discard_upload(session, photo.upload, folder=folder)
+    for position, kept in enumerate(listing.photos):
+        kept.position = position
 
 
 def expire_listings(session: Session, *, now: datetime | None = None) -> int:
@@ -344,6 +347,11 @@ def _apply(references: References, listing: Listing, *, now: datetime, **values)
 def per_kg(price_fen: int, grams: int) -> int:
     """The price per kg in fen, rounded half up: what lets a box and a 斤 be compared."""
     return (price_fen * 1000 + grams // 2) // grams
+
+
+def per_jin(price_per_kg_fen: int) -> int:
+    """The price per 斤 (500 g) in fen, rounded half up as per_kg rounds."""
+    return (price_per_kg_fen + 1) // 2
 
 
 def expiry(production_date: date | None, shelf_life_days: int | None) -> datetime | None:

@@ -18,6 +18,7 @@ from openpyxl import Workbook, load_workbook
 
 from app.catalog.models import Listing, visible_kinds
 from app.errors import RuleViolation
+from app.i18n import yuan_text
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ COLUMNS = (
     Column("unit", "单位"),
     Column("price_yuan", "单价（元）"),
     Column("quantity", "库存"),
+    # What an export saw, so that importing the file back changes stock only by what the seller changed
+    # in it, whatever orders and adjustments did meanwhile.
+    Column("stock_at_export", "导出时库存"),
     Column("min_order", "起订量"),
     Column("packaging", "包装"),
     Column("production_date", "生产日期"),
@@ -55,7 +59,7 @@ COLUMNS = (
 )
 HEADER = tuple(column.header for column in COLUMNS)
 EXAMPLE_ROW = [
-    "", "meitan_cuiya", "一级", "", "湄潭翠芽 一级 明前", "kg", "680.00", "50", "2", "500克袋装",
+    "", "meitan_cuiya", "一级", "", "湄潭翠芽 一级 明前", "kg", "680.00", "50", "", "2", "500克袋装",
     "2026-04-02", "540", "兴隆镇", "龙凤村", "否", "是", "是", "520328-2026-0001", "", "active",
     "清明前采摘，一芽一叶初展。",
 ]  # fmt: skip
@@ -252,7 +256,8 @@ def export_rows(listings: list[Listing]) -> Iterator[list]:
             listing.batch.code if listing.batch else "",
             listing.title,
             listing.unit_code,
-            f"{listing.price_fen / 100:.2f}",
+            yuan_text(listing.price_fen),
+            listing.quantity,
             listing.quantity,
             listing.min_order,
             listing.packaging,

@@ -5,9 +5,9 @@ from flask_babel import gettext as _
 
 from app.auth import PUBLIC, current_actor, requires
 from app.catalog import queries
-from app.catalog.models import CERTIFICATIONS, Batch, ListingStatus
+from app.catalog.models import CERTIFICATIONS, Batch
 from app.catalog.qr import qr_png, qr_svg
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.errors import NotFound
 
 bp = Blueprint("trace", __name__, url_prefix="/t")
@@ -27,7 +27,7 @@ def trace(code: str):
     batch = _batch(code)
     reads = get_session()
     listings = queries.batch_listings(reads, batch.id)
-    viewer_kind = current_actor().kind
+    viewer_kind, now = current_actor().kind, utcnow()
     custody = queries.chain_of_custody(reads, batch)
     return render_template(
         "catalog/trace.html",
@@ -43,7 +43,7 @@ def trace(code: str):
         offered=[
             listing
             for listing in listings
-            if listing.status == ListingStatus.active and listing.visible_to_kind(viewer_kind)
+            if listing.is_on_sale(now) and listing.visible_to_kind(viewer_kind)
         ],
         private_subjects={
             f"listing:{listing.id}"

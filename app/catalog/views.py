@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 
 from app.auth import PUBLIC, current_actor, requires
-from app.catalog import market, queries
+from app.catalog import market, queries, services
 from app.catalog.catalogue import Catalogue, catalogue
 from app.catalog.market import MarketCache
 from app.catalog.schemas import MarketQuerySchema
@@ -115,6 +115,9 @@ def catalog_label(group: str, value: str) -> str:
     without a name yet (an event a later feature records) reads as itself."""
     label = _LABELS[group].get(str(value))
     return _(label) if label else str(value)
+
+
+bp.add_app_template_filter(services.per_jin, "per_jin")
 
 
 @bp.app_template_global()

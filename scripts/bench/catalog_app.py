@@ -10,8 +10,9 @@ from sqlalchemy import func, literal_column, select, text
 from app import create_app
 from app.accounts.models import Organisation
 from app.auth import PUBLIC, requires
-from app.catalog.market import SORTS, SUMMARY_COLUMNS, market_conditions
+from app.catalog.market import SORTS, market_conditions
 from app.catalog.models import Batch, Category, Grade, Listing, ListingPhoto, ListingSearch, Product
+from app.catalog.rows import SUMMARY_COLUMNS
 from app.catalog.search import query_terms
 from app.db import get_session, utcnow
 from app.uploads import Upload

@@ -20,7 +20,7 @@ from app.catalog.models import (
 )
 from app.catalog.services import expiry
 from app.db import transaction, utcnow
-from app.errors import RuleViolation
+from app.errors import Conflict, RuleViolation
 from tests.factories import (
     BatchFactory,
     ListingFactory,
@@ -202,6 +202,60 @@ def test_export_then_import_updates_the_listings_it_names(session):
         .order_by(StockMovement.id.desc())
     ).first()
     assert last.delta == -5
+
+
+def test_importing_an_export_back_changes_stock_only_by_what_the_file_changed(session):
+    seller, clerk = OrganisationFactory(), UserFactory()
+    cuiya = ListingFactory(seller=seller, quantity=50)
+    cabbage = ListingFactory(seller=seller, product_code="chinese_cabbage", quantity=40)
+    exported = list(spreadsheets.export_rows(queries.all_seller_listings(session, seller.id)))
+    header, *rows = exported
+    quantity = header.index("库存 (quantity)")
+    cuiya_row, cabbage_row = sorted(rows, key=lambda row: row[0] != cuiya.id)
+    cabbage_row[quantity] = 45  # the seller adds 5 in the file
+    for listing, change in ((cuiya, -30), (cabbage, -38)):  # meanwhile, buyers take stock
+        services.adjust_stock(
+            session,
+            organisation_id=seller.id,
+            actor_id=clerk.id,
+            listing_id=listing.id,
+            change=change,
+            reason="卖出",
+        )
+
+    job, _seller, actor = imported(
+        session, as_csv([cuiya_row, cabbage_row], header=header), seller=seller
+    )
+    imports.apply_import(session, organisation_id=seller.id, actor_id=actor.id, import_id=job.id)
+
+    session.refresh(cuiya)
+    session.refresh(cabbage)
+    assert (cuiya.quantity, cabbage.quantity) == (20, 7)
+
+
+def test_a_file_taking_away_more_than_is_left_imports_nothing(session):
+    seller, clerk = OrganisationFactory(), UserFactory()
+    cuiya = ListingFactory(seller=seller, quantity=50, price_fen=68000)
+    header, row = spreadsheets.export_rows(queries.all_seller_listings(session, seller.id))
+    row[header.index("库存 (quantity)")] = 10
+    row[header.index("单价（元） (price_yuan)")] = "700"
+    services.adjust_stock(
+        session,
+        organisation_id=seller.id,
+        actor_id=clerk.id,
+        listing_id=cuiya.id,
+        change=-45,
+        reason="卖出",
+    )
+    job, _seller, actor = imported(session, as_csv([row], header=header), seller=seller)
+
+    with pytest.raises(Conflict, match="5"), session.begin_nested():
+        imports.apply_import(
+            session, organisation_id=seller.id, actor_id=actor.id, import_id=job.id
+        )
+
+    session.refresh(cuiya)
+    assert (cuiya.quantity, cuiya.price_fen) == (5, 68000)
 
 
 def test_a_row_naming_another_sellers_listing_is_refused(session):

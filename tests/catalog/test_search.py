@@ -149,6 +149,11 @@ def test_a_search_pages_through_its_matches_in_order_with_what_changed_since(ses
         ["翠芽 1", "翠芽 4", "翠芽 5", "翠芽 6"],
         True,
     )
+    # A page not found within a few steps, or a search too large to keep in order, is read plainly.
+    monkeypatch.setattr(market, "_WALK_STEPS", 1)
+    assert page("price_desc", 2) == (["翠芽 5", "翠芽 4", "翠芽 1", "翠芽 3"], False)
+    monkeypatch.setattr(market, "_ORDERED_AT_MOST", 2)
+    assert page("newest", 1, town="兴隆镇") == (["翠芽 1", "翠芽 3", "翠芽 4", "翠芽 5"], True)
 
 
 def test_facets_count_what_matches(session, listed):

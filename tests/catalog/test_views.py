@@ -249,6 +249,34 @@ def test_a_seller_pauses_a_listing_and_adjusts_its_stock_and_sees_the_history(cl
     assert "库存变更" in history and "listing." not in history
 
 
+def test_a_removed_photo_is_gone_for_good_and_the_next_one_leads(client, session, uploads):
+    seller = member()
+    listing = ListingFactory(seller=seller.organisation)
+    sign_in(client, seller.user, seller.organisation)
+    post_form(
+        client,
+        f"/selling/listings/{listing.id}/photos",
+        {
+            "photos": [
+                (io.BytesIO(jpeg_with_gps((400, 300))), "first.jpg"),
+                (io.BytesIO(jpeg_with_gps((300, 400))), "second.jpg"),
+            ]
+        },
+        content_type="multipart/form-data",
+    )
+    session.refresh(listing)
+    first, second = listing.photos
+    gone = f"/files/{first.upload.token}"
+
+    post_form(client, f"/selling/listings/{listing.id}/photos/{first.id}/remove")
+
+    session.expire_all()
+    assert [(photo.id, photo.position) for photo in listing.photos] == [(second.id, 0)]
+    assert client.get(gone).status_code == 404
+    assert len([path for path in uploads.rglob("*") if path.is_file()]) == 1
+    assert session.scalar(select(func.count()).select_from(Upload)) == 1
+
+
 def test_another_sellers_listing_page_is_refused(client, session):
     seller = member()
     sign_in(client, seller.user, seller.organisation)
