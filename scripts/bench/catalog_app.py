@@ -4,6 +4,8 @@
 plain dicts: no access rules, no schemas, no ORM objects. The benchmark runs both on the same server.
 """
 
+import gc
+
 from flask import Blueprint, jsonify, request
 from sqlalchemy import func, literal_column, select, text
 
@@ -80,3 +82,4 @@ def _text_search(session, typed: str):
 
 app = create_app()
 app.register_blueprint(bare)
+gc.freeze()  # as wsgi.py does
