@@ -58,6 +58,9 @@ class Config:
     # How long a process reuses the catalogue's reference data (it changes only with a migration).
     CATALOGUE_CACHE_SECONDS = float(os.environ.get("CATALOGUE_CACHE_SECONDS", "300"))
 
+    # How long an order placed to pay later keeps its stock before it is cancelled.
+    ORDER_UNPAID_MINUTES = int(os.environ.get("ORDER_UNPAID_MINUTES", "60"))
+
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 

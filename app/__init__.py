@@ -114,6 +114,8 @@ def register_pages(app: Flask) -> None:
     from app.catalog import views as market_views
     from app.catalog.market import MarketCache
     from app.dashboards import views as dashboards_views
+    from app.orders import admin_views as money_admin_views
+    from app.orders import views as orders_views
     from app.web import without
 
     for blueprint in (
@@ -126,6 +128,8 @@ def register_pages(app: Flask) -> None:
         seller_views.bp,
         import_views.bp,
         trace_views.bp,
+        orders_views.bp,
+        money_admin_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["without"] = without
@@ -148,6 +152,7 @@ def register_api(app: Flask) -> None:
     from app import auth
     from app.accounts import api as accounts_api
     from app.catalog import api as catalog_api
+    from app.orders import api as orders_api
 
     api = Api(
         app,
@@ -161,7 +166,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (accounts_api.blp, catalog_api.blp):
+    for blueprint in (accounts_api.blp, catalog_api.blp, orders_api.blp):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)
     app.extensions["agrilink.api"] = api
@@ -169,9 +174,10 @@ def register_api(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.demo.seed import seed_demo_command
+    from app.orders.cli import ledger_cli
     from app.scheduler import jobs_cli, scheduler_cli
 
-    for command in (seed_demo_command, scheduler_cli, jobs_cli):
+    for command in (seed_demo_command, scheduler_cli, jobs_cli, ledger_cli):
         app.cli.add_command(command)
 
 

@@ -223,6 +223,12 @@ EXCHANGE_STAFF = member_of(
     N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor]
 )
 SELLERS = member_of(N_("verified sellers"), SELLER_KINDS, [Role.owner, Role.manager, Role.staff])
+BUYERS = member_of(N_("verified buyers"), BUYER_KINDS, [Role.owner, Role.manager, Role.staff])
+# Who signs off a delivery at the gate: the buyer's inspectors, or those who run the buyer.
+INSPECTORS = member_of(
+    N_("a verified buyer's inspectors"), BUYER_KINDS, [Role.owner, Role.manager, Role.inspector]
+)
+TRADERS = member_of(N_("verified buyers and sellers"), BUYER_KINDS | SELLER_KINDS)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

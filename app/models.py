@@ -10,6 +10,8 @@ def import_all_models() -> None:
     import app.accounts.models
     import app.catalog.models
     import app.events
+    import app.orders.models
+    import app.payments.models
     import app.uploads  # noqa: F401
 
 

@@ -11,6 +11,8 @@ from flask import Flask, url_for
 from werkzeug.routing import IntegerConverter
 
 from app.auth import (
+    BUYERS,
+    INSPECTORS,
     MEMBER,
     ORG_MANAGERS,
     PLATFORM_ADMIN,
@@ -19,6 +21,7 @@ from app.auth import (
     SELF_REGISTERING_KINDS,
     SELLERS,
     SIGNED_IN,
+    TRADERS,
     Access,
     Actor,
     NotSignedIn,
@@ -109,11 +112,23 @@ EXPECTED_RULES = {
         "imports.status", "imports.progress", "imports.apply", "imports.export", "imports.template",
         "catalog_api.Listings POST", "catalog_api.ListingResource PATCH", "catalog_api.Stock",
         "catalog_api.add_photo", "catalog_api.record_batch", "catalog_api.add_test",
+        "orders.ship", "orders.deliver", "orders_api.ship", "orders_api.deliver",
+    },
+    BUYERS: {
+        "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",
+        "orders_api.create", "orders_api.pay", "orders_api.dispute",
+    },
+    INSPECTORS: {"orders.accept", "orders_api.accept"},
+    TRADERS: {
+        "orders.index", "orders.detail", "orders.cancel", "orders.delivery_note", "orders.receipt",
+        "orders.wallet", "orders_api.index", "orders_api.detail", "orders_api.cancel", "orders_api.wallet",
     },
     PLATFORM_ADMIN: {
         "admin.organisations", "admin.organisation", "admin.verify", "admin.reject", "admin.events",
         "accounts_api.organisation_list", "accounts_api.verify", "accounts_api.reject",
-        "accounts_api.events",
+        "accounts_api.events", "money_admin.overview", "money_admin.confirm_transfer",
+        "money_admin.set_credit", "money_admin.set_fee", "money_admin.run_payouts", "money_admin.order",
+        "money_admin.payout_file", "money_admin.resolve",
     },
 }  # fmt: skip
 

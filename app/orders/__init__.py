@@ -1,0 +1,1 @@
+"""Orders: checkout, stock, delivery, inspection, disputes and payouts."""

@@ -1,0 +1,169 @@
+"""JSON API for orders: check out, list, pay, cancel, ship, deliver, accept, dispute; the wallet."""
+
+from flask import current_app, request
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
+from app.db import get_session, transaction
+from app.errors import RuleViolation
+from app.orders import delivery, queries, services
+from app.orders.schemas import (
+    AcceptOrderSchema,
+    CancelOrderSchema,
+    CheckoutSchema,
+    DisputeSchema,
+    OrderPageSchema,
+    OrderQuerySchema,
+    OrderSchema,
+    PayOrderSchema,
+    PlaceOrderSchema,
+    WalletSchema,
+)
+
+blp = Blueprint(
+    "orders_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Orders from checkout to acceptance, and the money each organisation holds.",
+)
+_IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "Send the same key again (a retry) and get the same orders; a new order needs a new key.",
+}
+
+
+@blp.route("/orders", methods=["POST"])
+@blp.doc(parameters=[_IDEMPOTENCY_KEY])
+@blp.arguments(PlaceOrderSchema)
+@blp.response(201, CheckoutSchema)
+@blp.alt_response(200, schema=CheckoutSchema, description="A replay of an Idempotency-Key.")
+@requires(BUYERS)
+def create(data):
+    """Check out: one order per seller, stock taken now, the money held (unless payment is later)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key.strip()) <= 100:
+        raise RuleViolation(
+            _("An Idempotency-Key has 1 to 100 characters."), field="Idempotency-Key"
+        )
+    actor = current_actor()
+    with transaction() as write:
+        placed = services.place_orders(
+            write,
+            buyer_id=actor.organisation_id,
+            buyer_kind=actor.kind,
+            actor_id=actor.user_id,
+            lines=data.pop("lines"),
+            payment=data.pop("payment"),
+            delivery=services.Delivery(
+                point=data["delivery_point"],
+                day=data["delivery_date"],
+                window_start=data["window_start"],
+                window_end=data["window_end"],
+                note=data["note"],
+            ),
+            idempotency_key=key and key.strip(),
+            unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+        )
+    checkout = {
+        "id": placed.checkout.id,
+        "orders": queries.checkout_orders(get_session(), placed.checkout.id),
+    }
+    return checkout, 200 if placed.replayed else 201
+
+
+@blp.route("/orders", methods=["GET"])
+@blp.arguments(OrderQuerySchema, location="query")
+@blp.response(200, OrderPageSchema)
+@requires(TRADERS)
+def index(query):
+    """Your organisation's orders, as buyer (side=buying) or as seller (side=selling), newest first."""
+    found = queries.orders_of(get_session(), current_actor().organisation_id, **query)
+    return {"items": found.items, "page": found.number, "size": found.size, "total": found.total}
+
+
+@blp.route("/orders/<int:order_id>", methods=["GET"])
+@blp.response(200, OrderSchema)
+@requires(TRADERS)
+def detail(order_id: int):
+    """One order of yours, with its lines, inspection and dispute."""
+    return queries.order_for(get_session(), order_id, current_actor().organisation_id)
+
+
+def _step(service, order_id: int, **values):
+    actor = current_actor()
+    with transaction() as write:
+        service(write, actor_id=actor.user_id, order_id=order_id, **values)
+    return queries.order_for(get_session(), order_id, actor.organisation_id)
+
+
+@blp.route("/orders/<int:order_id>/pay", methods=["POST"])
+@blp.arguments(PayOrderSchema)
+@blp.response(200, OrderSchema)
+@requires(BUYERS)
+def pay(data, order_id: int):
+    """Pay an order placed to pay later: from the wallet, or on account."""
+    return _step(services.pay_order, order_id, buyer_id=current_actor().organisation_id, **data)
+
+
+@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@blp.arguments(CancelOrderSchema)
+@blp.response(200, OrderSchema)
+@requires(TRADERS)
+def cancel(data, order_id: int):
+    """Cancel an order not yet shipped (buyer or seller): the stock and any money held go back."""
+    return _step(
+        services.cancel_order, order_id, organisation_id=current_actor().organisation_id, **data
+    )
+
+
+@blp.route("/orders/<int:order_id>/ship", methods=["POST"])
+@blp.response(200, OrderSchema)
+@requires(SELLERS)
+def ship(order_id: int):
+    """The seller sends a paid order."""
+    return _step(delivery.ship_order, order_id, seller_id=current_actor().organisation_id)
+
+
+@blp.route("/orders/<int:order_id>/deliver", methods=["POST"])
+@blp.response(200, OrderSchema)
+@requires(SELLERS)
+def deliver(order_id: int):
+    """The seller says the goods reached the delivery point."""
+    return _step(delivery.mark_delivered, order_id, seller_id=current_actor().organisation_id)
+
+
+@blp.route("/orders/<int:order_id>/accept", methods=["POST"])
+@blp.arguments(AcceptOrderSchema)
+@blp.response(200, OrderSchema)
+@requires(INSPECTORS)
+def accept(data, order_id: int):
+    """Sign off the inspection: the seller is paid for what is accepted, the buyer gets the rest back."""
+    accepted = {line["line_id"]: line["accepted_quantity"] for line in data.pop("lines")}
+    return _step(
+        delivery.accept_order,
+        order_id,
+        buyer_id=current_actor().organisation_id,
+        accepted=accepted,
+        **data,
+    )
+
+
+@blp.route("/orders/<int:order_id>/dispute", methods=["POST"])
+@blp.arguments(DisputeSchema)
+@blp.response(200, OrderSchema)
+@requires(BUYERS)
+def dispute(data, order_id: int):
+    """Disagree with a delivery instead of accepting it: the money stays held until an admin decides."""
+    return _step(delivery.open_dispute, order_id, buyer_id=current_actor().organisation_id, **data)
+
+
+@blp.route("/wallet", methods=["GET"])
+@blp.response(200, WalletSchema)
+@requires(TRADERS)
+def wallet():
+    """What your organisation holds on the platform, what it owes on account, and what it is owed."""
+    return queries.money_of(get_session(), current_actor().organisation_id)

@@ -1,0 +1,101 @@
+"""An order's money in the ledger: held at payment, shared out at acceptance, returned on cancellation.
+
+Every posting's key names the order and the step, so a step retried (a double click, a replayed request, a job
+run twice) moves the money once.
+"""
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from app.db import local_date
+from app.errors import RuleViolation
+from app.orders.models import Order, PaymentMethod
+from app.payments import ledger
+from app.payments.models import CreditTerms, Invoice
+
+
+def buyer_account(order: Order) -> str:
+    """Where the buyer's money comes from and goes back to: its wallet, or its account with us."""
+    if order.payment == PaymentMethod.account:
+        return ledger.receivable(order.buyer_id)
+    return ledger.wallet(order.buyer_id)
+
+
+def hold(session: Session, order: Order, *, actor_id: int | None) -> None:
+    """Take the order's total from the buyer into the order's escrow."""
+    if order.payment == PaymentMethod.account and session.get(CreditTerms, order.buyer_id) is None:
+        raise RuleViolation(
+            _(
+                "Your organisation does not pay on account yet; ask the platform for credit terms, "
+                "or pay from your wallet."
+            ),
+            field="payment",
+        )
+    ledger.post(
+        session,
+        key=f"order:{order.id}:hold",
+        kind="hold",
+        order_id=order.id,
+        actor_id=actor_id,
+        moves={buyer_account(order): -order.total_fen, ledger.escrow(order.id): order.total_fen},
+    )
+
+
+def release(session: Session, order: Order, *, step: str, actor_id: int | None) -> None:
+    """Give everything held back to the buyer (a cancelled order)."""
+    ledger.post(
+        session,
+        key=f"order:{order.id}:{step}",
+        kind="refund",
+        order_id=order.id,
+        actor_id=actor_id,
+        moves={ledger.escrow(order.id): -order.total_fen, buyer_account(order): order.total_fen},
+    )
+    order.refunded_fen = order.total_fen
+
+
+def fee_of(seller_fen: int, fee_bps: int) -> int:
+    """The platform's fee, rounded down: the fraction of a fen goes to the seller."""
+    return seller_fen * fee_bps // 10_000
+
+
+def share_out(
+    session: Session, order: Order, *, seller_fen: int, step: str, actor_id: int | None
+) -> None:
+    """Pay the seller `seller_fen` less the fee, and give the rest of what is held back to the buyer."""
+    fee = fee_of(seller_fen, order.fee_bps)
+    refund = order.total_fen - seller_fen
+    ledger.post(
+        session,
+        key=f"order:{order.id}:{step}",
+        kind="settle",
+        order_id=order.id,
+        actor_id=actor_id,
+        moves={
+            ledger.escrow(order.id): -order.total_fen,
+            ledger.payable(order.seller_id): seller_fen - fee,
+            ledger.FEES: fee,
+            buyer_account(order): refund,
+        },
+    )
+    order.accepted_fen, order.fee_fen, order.refunded_fen = seller_fen, fee, refund
+
+
+def invoice(session: Session, order: Order, *, now: datetime) -> Invoice | None:
+    """For an order on account: the bill for what was accepted, due after the buyer's payment terms."""
+    if order.payment != PaymentMethod.account or not order.accepted_fen:
+        return None
+    terms = session.get(CreditTerms, order.buyer_id)
+    days = terms.days if terms else 30
+    issued_on = local_date(now)
+    bill = Invoice(
+        order_id=order.id,
+        buyer_id=order.buyer_id,
+        amount_fen=order.accepted_fen,
+        issued_on=issued_on,
+        due_on=issued_on + timedelta(days=days),
+    )
+    session.add(bill)
+    return bill

@@ -1,0 +1,408 @@
+"""Placing orders: a checkout becomes one order per seller, stock is taken at once, and money is held.
+
+Stock is taken by one conditional UPDATE per line, so of two buyers racing for the last kilogram exactly one
+gets it, on SQLite and PostgreSQL alike; if any line or the payment fails, the whole checkout rolls back.
+"""
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app import events
+from app.auth import OrgKind
+from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
+from app.db import local_date, utcnow
+from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from app.i18n import money as yuan_with_sign
+from app.orders import money
+from app.orders.models import Checkout, Order, OrderLine, OrderStatus, PaymentMethod
+from app.payments import ledger
+from app.payments.ledger import InsufficientFunds
+from app.payments.services import current_fee_bps
+
+UNPAID_MINUTES = 60  # how long a placed, unpaid order keeps its stock (ORDER_UNPAID_MINUTES)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    point: str
+    day: date
+    window_start: time
+    window_end: time
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Placed:
+    checkout: Checkout
+    orders: list[Order]
+    replayed: bool  # True: this Idempotency-Key was seen before; these are the orders it made then
+
+
+def place_orders(
+    session: Session,
+    *,
+    buyer_id: int,
+    buyer_kind: OrgKind,
+    actor_id: int,
+    lines: list[dict],
+    delivery: Delivery,
+    payment: PaymentMethod = PaymentMethod.wallet,
+    idempotency_key: str | None = None,
+    unpaid_minutes: int = UNPAID_MINUTES,
+    now: datetime | None = None,
+) -> Placed:
+    """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay)."""
+    now = now or utcnow()
+    wanted = _merged(lines)
+    _check_delivery(delivery, now)
+    request_hash = _fingerprint(wanted, delivery, payment)
+    checkout_id = _claim_checkout(session, buyer_id, idempotency_key, request_hash, now)
+    if checkout_id is None:
+        checkout = _replay(session, buyer_id, idempotency_key, request_hash)
+        return Placed(checkout, list(checkout.orders), replayed=True)
+    listings = _listings_for(session, wanted, buyer_id, buyer_kind, now)
+    fee_bps = current_fee_bps(session)
+    by_seller: dict[int, list[Listing]] = defaultdict(list)
+    for listing in listings:
+        by_seller[listing.organisation_id].append(listing)
+    orders = []
+    for seller_id, offered in by_seller.items():
+        order = Order(
+            checkout_id=checkout_id,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            placed_by_id=actor_id,
+            payment=payment,
+            total_fen=0,
+            fee_bps=fee_bps,
+            delivery_point=delivery.point,
+            delivery_date=delivery.day,
+            window_start=delivery.window_start,
+            window_end=delivery.window_end,
+            note=delivery.note,
+            placed_at=now,
+        )
+        session.add(order)
+        session.flush()  # the order's id names its lines, its stock movements and its escrow
+        order.total_fen = _take_stock(session, order, offered, wanted, actor_id, now)
+        record_step(session, "order.placed", order, actor_id, now, total_fen=order.total_fen)
+        orders.append(order)
+    _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now)
+    return Placed(session.get(Checkout, checkout_id), orders, replayed=False)
+
+
+def _merged(lines: list[dict]) -> dict[int, int]:
+    """Quantities per listing, in the order first asked for (the same listing twice is one line)."""
+    if not lines:
+        raise RuleViolation(_("Add at least one item to the order."), field="lines")
+    wanted: dict[int, int] = {}
+    for line in lines:
+        wanted[line["listing_id"]] = wanted.get(line["listing_id"], 0) + line["quantity"]
+    return wanted
+
+
+def _check_delivery(delivery: Delivery, now: datetime) -> None:
+    if delivery.day < local_date(now):
+        raise RuleViolation(_("The delivery date has passed."), field="delivery_date")
+    if delivery.window_end <= delivery.window_start:
+        raise RuleViolation(_("The delivery window must end after it starts."), field="window_end")
+
+
+def _fingerprint(wanted: dict[int, int], delivery: Delivery, payment: PaymentMethod) -> str:
+    request = {
+        "lines": sorted(wanted.items()),
+        "delivery": [delivery.point, str(delivery.day), str(delivery.window_start)],
+        "window_end": str(delivery.window_end),
+        "note": delivery.note,
+        "payment": str(payment),
+    }
+    return hashlib.sha256(json.dumps(request, ensure_ascii=False).encode()).hexdigest()
+
+
+def _claim_checkout(session, buyer_id, key, request_hash, now) -> int | None:
+    """A new checkout's id, or None when this buyer used the key before (a concurrent twin waits here)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Checkout)
+        .values(
+            buyer_id=buyer_id,
+            idempotency_key=key or uuid.uuid4().hex,
+            request_hash=request_hash,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
+        .returning(Checkout.id)
+    )
+    return session.scalar(statement)
+
+
+def _replay(session: Session, buyer_id: int, key: str, request_hash: str) -> Checkout:
+    checkout = session.scalar(
+        select(Checkout).where(Checkout.buyer_id == buyer_id, Checkout.idempotency_key == key)
+    )
+    if checkout.request_hash != request_hash:
+        raise Conflict(
+            _(
+                "This Idempotency-Key was already used for a different order. Use a new key for a "
+                "new order."
+            ),
+            field="Idempotency-Key",
+        )
+    return checkout
+
+
+def _listings_for(
+    session: Session, wanted: dict[int, int], buyer_id: int, buyer_kind: OrgKind, now: datetime
+) -> list[Listing]:
+    """The listings asked for, each checked: on sale to this buyer, and at least its minimum order."""
+    found = {
+        listing.id: listing
+        for listing in session.scalars(select(Listing).where(Listing.id.in_(wanted)))
+    }
+    for position, (listing_id, quantity) in enumerate(wanted.items()):
+        listing = found.get(listing_id)
+        field = f"lines.{position}"
+        if listing is None or not listing.visible_to_kind(buyer_kind) or listing.status == "draft":
+            raise NotFound(_("Listing %(id)s does not exist.", id=listing_id), field=field)
+        if listing.organisation_id == buyer_id:
+            raise RuleViolation(_("You cannot order your own produce."), field=field)
+        if listing.status == ListingStatus.sold_out:
+            raise Conflict(_("“%(title)s” has sold out.", title=listing.title), field=field)
+        if not listing.is_on_sale(now):
+            raise Conflict(_("“%(title)s” is not on sale now.", title=listing.title), field=field)
+        if quantity < listing.min_order:
+            raise RuleViolation(
+                _(
+                    "“%(title)s” sells at least %(n)d %(unit)s per order.",
+                    title=listing.title,
+                    n=listing.min_order,
+                    unit=listing.unit_code,
+                ),
+                field=f"{field}.quantity",
+            )
+    return [found[listing_id] for listing_id in wanted]
+
+
+def _take_stock(
+    session: Session,
+    order: Order,
+    offered: list[Listing],
+    wanted: dict[int, int],
+    actor_id: int,
+    now: datetime,
+) -> int:
+    """Take each line's quantity from its listing, at the listing's price this moment; the order's total."""
+    total = 0
+    for listing in offered:
+        quantity = wanted[listing.id]
+        taken = session.execute(
+            update(Listing)
+            .where(
+                Listing.id == listing.id,
+                Listing.status == ListingStatus.active,
+                Listing.quantity >= quantity,
+            )
+            .values(
+                quantity=Listing.quantity - quantity,
+                status=case(
+                    (Listing.quantity == quantity, ListingStatus.sold_out),
+                    else_=Listing.status,
+                ),
+            )
+            .returning(Listing.price_fen, Listing.quantity)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if taken is None:
+            raise Conflict(_out_of_stock(session, listing), field="quantity")
+        price_fen, balance = taken
+        total += quantity * price_fen
+        _add_line(session, order, listing, quantity, price_fen)
+        _move_stock(
+            session, listing.id, StockKind.ordered, -quantity, balance, order, actor_id, now
+        )
+    return total
+
+
+def _out_of_stock(session: Session, listing: Listing) -> str:
+    left = session.scalar(select(Listing.quantity).where(Listing.id == listing.id))
+    if not left:
+        return _("“%(title)s” has sold out.", title=listing.title)
+    return _(
+        "Only %(n)d %(unit)s of “%(title)s” is left; order that much or less.",
+        n=left,
+        unit=listing.unit_code,
+        title=listing.title,
+    )
+
+
+def _add_line(session, order, listing, quantity, price_fen) -> None:
+    session.execute(
+        insert(OrderLine).values(
+            order_id=order.id,
+            listing_id=listing.id,
+            batch_id=listing.batch_id,
+            title=listing.title,
+            unit_code=listing.unit_code,
+            quantity=quantity,
+            price_fen=price_fen,
+        )
+    )
+
+
+def _move_stock(session, listing_id, kind, delta, balance, order, actor_id, now) -> None:
+    session.execute(
+        insert(StockMovement).values(
+            listing_id=listing_id,
+            kind=kind,
+            delta=delta,
+            balance=balance,
+            reason=f"order:{order.id}",
+            actor_id=actor_id,
+            created_at=now,
+        )
+    )
+
+
+def _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now) -> None:
+    """Hold every order's money now, or give the orders time to be paid; all of it or none."""
+    if payment == PaymentMethod.later:
+        for order in orders:
+            order.expires_at = now + timedelta(minutes=unpaid_minutes)
+        return
+    source = money.buyer_account(orders[0])
+    available = ledger.available(session, source)
+    try:
+        for order in orders:
+            money.hold(session, order, actor_id=actor_id)
+            order.status, order.paid_at = OrderStatus.paid, now
+    except InsufficientFunds as short:
+        total = yuan_with_sign(sum(order.total_fen for order in orders))
+        if source.startswith("wallet:"):
+            message = _(
+                "These orders come to %(total)s; your wallet holds %(yuan)s. Top it up by bank "
+                "transfer first, or choose to pay later.",
+                total=total,
+                yuan=yuan_with_sign(available),
+            )
+        else:
+            message = _(
+                "These orders come to %(total)s; %(yuan)s of your credit limit is left.",
+                total=total,
+                yuan=yuan_with_sign(available),
+            )
+        raise InsufficientFunds(message, code=short.code) from short
+
+
+def pay_order(
+    session: Session,
+    *,
+    buyer_id: int,
+    actor_id: int,
+    order_id: int,
+    payment: PaymentMethod,
+    now: datetime | None = None,
+) -> Order:
+    """Pay an order placed for later: from the wallet, or on account."""
+    now = now or utcnow()
+    order = order_of(session, order_id, buyer_id, side="buyer")
+    if payment == PaymentMethod.later:
+        raise RuleViolation(_("Choose how to pay: wallet or on account."), field="payment")
+    order.move_to(OrderStatus.paid)
+    order.payment, order.paid_at, order.expires_at = payment, now, None
+    money.hold(session, order, actor_id=actor_id)
+    record_step(session, "order.paid", order, actor_id, now, payment=str(payment))
+    return order
+
+
+def cancel_order(
+    session: Session,
+    *,
+    organisation_id: int,
+    actor_id: int | None,
+    order_id: int,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Order:
+    """Cancel an order not yet shipped (buyer or seller): its stock goes back, any money held goes back."""
+    now = now or utcnow()
+    order = order_of(session, order_id, organisation_id)
+    return _cancel(session, order, actor_id, reason, now)
+
+
+def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, now) -> Order:
+    was_paid = order.holds_money
+    order.move_to(OrderStatus.cancelled)
+    order.cancelled_at, order.cancel_reason, order.expires_at = now, reason, None
+    if was_paid:
+        money.release(session, order, step="cancel", actor_id=actor_id)
+    for line in order.lines:
+        balance = session.scalar(
+            update(Listing)
+            .where(Listing.id == line.listing_id)
+            .values(quantity=Listing.quantity + line.quantity)
+            .returning(Listing.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        listing = session.get(Listing, line.listing_id)
+        session.refresh(listing, ["quantity", "status"])
+        listing.settle_status(now)
+        _move_stock(
+            session,
+            line.listing_id,
+            StockKind.released,
+            line.quantity,
+            balance,
+            order,
+            actor_id,
+            now,
+        )
+    record_step(session, "order.cancelled", order, actor_id, now, reason=reason)
+    return order
+
+
+def expire_unpaid_orders(session: Session, *, now: datetime | None = None) -> int:
+    """Cancel orders left unpaid past their time, giving their stock back; how many were cancelled."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Order)
+        .where(Order.status == OrderStatus.placed, Order.expires_at <= now)
+        .order_by(Order.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for order in due:
+        _cancel(session, order, None, _("Not paid in time."), now)
+    return len(due)
+
+
+def order_of(session: Session, order_id: int, organisation_id: int, *, side: str = "") -> Order:
+    """An order its buyer or seller may act on (locked until the transaction ends); `side` narrows who."""
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or organisation_id not in (order.buyer_id, order.seller_id):
+        raise NotFound(_("Order %(id)s does not exist.", id=order_id))
+    if side == "buyer" and order.buyer_id != organisation_id:
+        raise PermissionDenied(_("Only the buyer of order %(id)s can do this.", id=order_id))
+    if side == "seller" and order.seller_id != organisation_id:
+        raise PermissionDenied(_("Only the seller of order %(id)s can do this.", id=order_id))
+    return order
+
+
+def record_step(session, event_kind: str, order: Order, actor_id, now, /, **payload) -> None:
+    """One event per step, under the seller (whose dashboard follows its orders), naming the buyer."""
+    events.record(
+        session,
+        event_kind,
+        organisation_id=order.seller_id,
+        actor_id=actor_id,
+        subject=f"order:{order.id}",
+        payload={"status": str(order.status), "buyer_id": order.buyer_id, **payload},
+        now=now,
+    )

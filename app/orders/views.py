@@ -1,0 +1,326 @@
+"""Buyers' and sellers' order pages: cart, checkout, orders, each step of an order, documents, wallet."""
+
+import uuid
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import Schema
+
+from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
+from app.db import get_session
+from app.forms import Form
+from app.i18n import N_
+from app.orders import cart, delivery, queries, services
+from app.orders.models import (
+    TestOutcome,
+    outcome_label,
+    outcome_options,
+    payment_label,
+    status_label,
+)
+from app.orders.schemas import (
+    AcceptOrderForm,
+    AddToCartForm,
+    CancelOrderSchema,
+    CheckoutForm,
+    DisputeSchema,
+    OrderQuerySchema,
+    PayOrderSchema,
+)
+from app.payments.models import CreditTerms
+from app.uploads import upload_folder
+from app.web import back_url, query_args
+
+bp = Blueprint("orders", __name__)
+bp.add_app_template_global(status_label, "order_status_label")
+bp.add_app_template_global(payment_label)
+bp.add_app_template_global(outcome_label)
+bp.add_app_template_global(outcome_options)
+
+_MOVEMENTS = {
+    "top_up": N_("Bank transfer in"),
+    "hold": N_("Held for an order"),
+    "refund": N_("Returned from an order"),
+    "settle": N_("Order shared out at acceptance"),
+    "payout": N_("Paid out to the bank"),
+}
+_ACCOUNTS = {
+    "wallet": N_("Wallet"),
+    "receivable": N_("On account"),
+    "payable": N_("Owed to you"),
+    "escrow": N_("Held for an order"),
+    "fees": N_("Platform fees"),
+    "bank": N_("Bank"),
+}
+
+
+@bp.app_template_global()
+def movement_label(kind: str) -> str:
+    return _(_MOVEMENTS[kind]) if kind in _MOVEMENTS else kind
+
+
+@bp.app_template_global()
+def account_label(kind: str) -> str:
+    return _(_ACCOUNTS[kind]) if kind in _ACCOUNTS else kind
+
+
+@bp.post("/cart/lines")
+@requires(BUYERS)
+def put_in_cart():
+    """Put a listing in the cart with a quantity (0 takes it out)."""
+    form = Form(AddToCartForm())
+    if not form.validate_on_submit():
+        flash(_("Enter how many units you want."), "error")
+    else:
+        cart.put(form.data["listing_id"], form.data["quantity"])
+        flash(_("The cart is updated."), "success")
+    return redirect(back_url(url_for("orders.show_cart")))
+
+
+@bp.get("/cart")
+@requires(BUYERS)
+def show_cart(form: Form | None = None, status: int = 200):
+    """What the buyer is about to order, one order per seller, and where and when to deliver it."""
+    form = form or Form(
+        CheckoutForm(),
+        values={
+            "idempotency_key": uuid.uuid4().hex,
+            "window_start": "08:00",
+            "window_end": "10:00",
+        },
+    )
+    reads = get_session()
+    grouped = cart.lines_by_seller(reads)
+    on_account = reads.get(CreditTerms, current_actor().organisation_id) is not None
+    return render_template(
+        "orders/cart.html", grouped=grouped, form=form, on_account=on_account
+    ), status
+
+
+@bp.post("/cart/checkout")
+@requires(BUYERS)
+def checkout():
+    """Place the cart's orders: stock is taken and the money held (or left to pay later)."""
+    form = Form(CheckoutForm())
+    if form.validate_on_submit():
+        data = dict(form.data)
+        actor = current_actor()
+        lines = [{"listing_id": key, "quantity": value} for key, value in cart.contents().items()]
+        placed = form.submit(
+            lambda session: services.place_orders(
+                session,
+                buyer_id=actor.organisation_id,
+                buyer_kind=actor.kind,
+                actor_id=actor.user_id,
+                lines=lines,
+                payment=data["payment"],
+                delivery=services.Delivery(
+                    data["delivery_point"],
+                    data["delivery_date"],
+                    data["window_start"],
+                    data["window_end"],
+                    data["note"],
+                ),
+                idempotency_key=data["idempotency_key"],
+                unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+            )
+        )
+        if placed is not None:
+            cart.empty()
+            count = len(placed.orders)
+            flash(_("%(n)d orders placed, one per seller.", n=count), "success")
+            return redirect(url_for("orders.index", side="buying"))
+    return show_cart(form, form.status or 422)
+
+
+@bp.get("/orders")
+@requires(TRADERS)
+def index():
+    """The organisation's orders, as buyer or as seller, newest first."""
+    wanted = query_args(OrderQuerySchema())
+    page = queries.orders_of(get_session(), current_actor().organisation_id, **wanted)
+    return render_template(
+        "orders/orders.html", page=page, side=wanted["side"], status=wanted["status"]
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+@requires(TRADERS)
+def detail(order_id: int, forms: dict | None = None, status: int = 200):
+    """One order: its lines, its steps so far, and what this side may do next."""
+    order = queries.order_for(get_session(), order_id, current_actor().organisation_id)
+    forms = forms or {}
+    accept_form = forms.get("accept") or Form(
+        AcceptOrderForm(),
+        values={"test_outcome": TestOutcome.passed.value},
+    )
+    return render_template(
+        "orders/order.html",
+        order=order,
+        accept_form=accept_form,
+        dispute_form=forms.get("dispute") or Form(DisputeSchema()),
+        cancel_form=forms.get("cancel") or Form(CancelOrderSchema()),
+        pay_form=forms.get("pay") or Form(PayOrderSchema(), values={"payment": "wallet"}),
+    ), status
+
+
+def _step(order_id: int, name: str, schema: Schema, action, done: str):
+    form = Form(schema)
+    if form.validate_on_submit() and form.submit(lambda session: action(session, form.data)):
+        flash(done, "success")
+        return redirect(url_for("orders.detail", order_id=order_id))
+    return detail(order_id, {name: form}, 422)
+
+
+@bp.post("/orders/<int:order_id>/pay")
+@requires(BUYERS)
+def pay(order_id: int):
+    """Pay an order placed to pay later."""
+    actor = current_actor()
+    return _step(
+        order_id,
+        "pay",
+        PayOrderSchema(),
+        lambda session, data: services.pay_order(
+            session,
+            buyer_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            order_id=order_id,
+            **data,
+        ),
+        _("Paid: the money is held until you accept the delivery."),
+    )
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@requires(TRADERS)
+def cancel(order_id: int):
+    """Cancel an order not yet shipped."""
+    actor = current_actor()
+    return _step(
+        order_id,
+        "cancel",
+        CancelOrderSchema(),
+        lambda session, data: services.cancel_order(
+            session,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            order_id=order_id,
+            **data,
+        ),
+        _("The order is cancelled; its stock and any money held went back."),
+    )
+
+
+@bp.post("/orders/<int:order_id>/ship")
+@requires(SELLERS)
+def ship(order_id: int):
+    """The seller ships a paid order."""
+    actor = current_actor()
+    return _step(
+        order_id,
+        "ship",
+        Schema(),
+        lambda session, _data: delivery.ship_order(
+            session, seller_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
+        ),
+        _("Marked as shipped. Print the delivery note to go with the goods."),
+    )
+
+
+@bp.post("/orders/<int:order_id>/deliver")
+@requires(SELLERS)
+def deliver(order_id: int):
+    """The seller says the goods reached the delivery point."""
+    actor = current_actor()
+    return _step(
+        order_id,
+        "deliver",
+        Schema(),
+        lambda session, _data: delivery.mark_delivered(
+            session, seller_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
+        ),
+        _("Marked as delivered; the buyer's inspectors can now accept it."),
+    )
+
+
+@bp.post("/orders/<int:order_id>/accept")
+@requires(INSPECTORS)
+def accept(order_id: int):
+    """The buyer's inspectors sign off what they accept, with weights, the test and a photo."""
+    actor = current_actor()
+    photo = request.files.get("photo")
+
+    def sign_off(session, data):
+        accepted = dict(zip(data.pop("line_id"), data.pop("accepted_quantity"), strict=False))
+        return delivery.accept_order(
+            session,
+            buyer_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            order_id=order_id,
+            accepted=accepted,
+            photo=(photo.filename, photo.read()) if photo and photo.filename else None,
+            folder=upload_folder(),
+            **data,
+        )
+
+    return _step(
+        order_id,
+        "accept",
+        AcceptOrderForm(),
+        sign_off,
+        _("Accepted. The seller is paid for what you accepted; the rest of your money is back."),
+    )
+
+
+@bp.post("/orders/<int:order_id>/dispute")
+@requires(BUYERS)
+def dispute(order_id: int):
+    """Disagree with a delivery: the money stays held until the platform decides."""
+    actor = current_actor()
+    return _step(
+        order_id,
+        "dispute",
+        DisputeSchema(),
+        lambda session, data: delivery.open_dispute(
+            session,
+            buyer_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            order_id=order_id,
+            **data,
+        ),
+        _("Dispute opened. The platform will look at it; the money stays held until then."),
+    )
+
+
+@bp.get("/orders/<int:order_id>/delivery-note")
+@requires(TRADERS)
+def delivery_note(order_id: int):
+    """The printable note that travels with the goods: lines, quantities, batch codes with QR codes."""
+    order = queries.order_for(get_session(), order_id, current_actor().organisation_id)
+    return render_template("orders/delivery_note.html", order=order)
+
+
+@bp.get("/orders/<int:order_id>/receipt")
+@requires(TRADERS)
+def receipt(order_id: int):
+    """The printable receipt (or invoice, for an order on account): paid, accepted, refunded, fee."""
+    reads = get_session()
+    order = queries.order_for(reads, order_id, current_actor().organisation_id)
+    return render_template(
+        "orders/receipt.html", order=order, invoice=queries.invoice_of(reads, order.id)
+    )
+
+
+@bp.get("/wallet")
+@requires(TRADERS)
+def wallet():
+    """What the organisation holds, owes and is owed on the platform, and the latest movements."""
+    reads = get_session()
+    organisation_id = current_actor().organisation_id
+    return render_template(
+        "orders/wallet.html",
+        money=queries.money_of(reads, organisation_id),
+        movements=queries.movements_of(reads, organisation_id),
+        invoices=queries.invoices_of(reads, organisation_id),
+    )

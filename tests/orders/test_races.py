@@ -1,0 +1,220 @@
+"""Races against a real server: gunicorn workers (processes) on a database of the test's own, many buyers at
+once. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app import create_app
+from app.accounts.identifiers import credit_code_check_character
+from app.accounts.models import ApiToken, Membership, Organisation, User
+from app.auth import OrgKind, Role, VerificationStatus, token_digest
+from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
+from app.db import get_session, local_date, transaction, utcnow
+from app.models import migrate
+from app.orders.cli import problems
+from app.orders.models import Order, OrderLine, OrderStatus
+from app.payments.models import LedgerTransaction
+from app.payments.services import confirm_bank_transfer
+from config import TestConfig
+from tests.factories.accounts import password_hash
+from tests.live import LiveServer
+
+TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
+
+
+def _organisation(n: int, kind: OrgKind, name: str) -> Organisation:
+    first_17 = f"93520328MA7R{n:05d}"
+    return Organisation(
+        kind=kind,
+        name_zh=name,
+        credit_code=first_17 + credit_code_check_character(first_17),
+        legal_representative="王建国",
+        contact_phone="0851-24221234",
+        status=VerificationStatus.verified,
+    )
+
+
+def _set_up(database_url: str, *, buyers: int, stock: int, wallet_fen: int):
+    """A cooperative with one listing, and `buyers` supermarkets with a funded wallet and an API token."""
+    app = create_app(TestConfig, {"DATABASE_URL": database_url})
+    migrate(app.extensions["agrilink.db"])
+    tokens = []
+    with app.app_context(), transaction() as session:
+        coop = _organisation(0, OrgKind.cooperative, "湄潭县竞速茶叶合作社")
+        session.add(coop)
+        session.flush()  # the listing names its seller
+        listing = Listing(
+            organisation_id=coop.id,
+            product_id=1,
+            category_id=2,
+            grade_id=2,
+            title="湄潭翠芽 一级",
+            unit_code="kg",
+            price_fen=1000,
+            price_per_kg_fen=1000,
+            quantity=stock,
+            status=ListingStatus.active,
+        )
+        session.add(listing)
+        for n in range(1, buyers + 1):
+            buyer = _organisation(n, OrgKind.supermarket, f"竞速超市{n}号")
+            user = User(name=f"采购员{n}", phone=f"139{n:08d}", password_hash=password_hash())
+            secret = f"agl_race-buyer-{n:05d}-secret"
+            session.add_all([buyer, user])
+            session.flush()  # membership and token name both
+            session.add(Membership(user_id=user.id, organisation_id=buyer.id, role=Role.staff))
+            session.add(
+                ApiToken(
+                    user_id=user.id,
+                    organisation_id=buyer.id,
+                    name="race",
+                    prefix=secret[:12],
+                    digest=token_digest(secret),
+                )
+            )
+            admin = user.id
+            confirm_bank_transfer(
+                session,
+                actor_id=admin,
+                organisation_id=buyer.id,
+                reference=f"RACE-{n}",
+                amount_fen=wallet_fen,
+                received_on=local_date(utcnow()),
+            )
+            tokens.append(secret)
+        listing_id = listing.id
+    return app, listing_id, tokens
+
+
+def _order(base: str, token: str, listing_id: int, quantity: int = 1, key: str | None = None):
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    body = {
+        "lines": [{"listing_id": listing_id, "quantity": quantity}],
+        "delivery_point": "超市收货区",
+        "delivery_date": TOMORROW,
+        "window_start": "08:00",
+        "window_end": "10:00",
+    }
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    try:
+        connection.request("POST", "/api/v1/orders", json.dumps(body), headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_200_buyers_racing_for_50_kg_exactly_50_get_one(empty_database_url):
+    app, listing_id, tokens = _set_up(empty_database_url, buyers=200, stock=50, wallet_fen=10_000)
+    start = threading.Barrier(len(tokens))
+    results: list[tuple[int, dict]] = []
+
+    def buy(token: str) -> None:
+        start.wait()
+        results.append(_order(server.base, token, listing_id))
+
+    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+        threads = [threading.Thread(target=buy, args=(token,)) for token in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    statuses = sorted(status for status, _body in results)
+    assert statuses.count(201) == 50
+    assert statuses.count(409) == 150, statuses
+    refusals = {body["message"] for status, body in results if status == 409}
+    assert refusals == {"“湄潭翠芽 一级”已售罄。"}
+    with app.app_context():
+        reads = get_session()
+        listing = reads.get(Listing, listing_id)
+        assert (listing.quantity, listing.status) == (0, ListingStatus.sold_out)
+        assert reads.scalar(select(func.count()).select_from(Order)) == 50
+        assert problems(reads) == []
+    app.extensions["agrilink.db"].dispose()
+
+
+def test_the_same_idempotency_key_sent_three_times_at_once_makes_one_order(empty_database_url):
+    app, listing_id, [token] = _set_up(empty_database_url, buyers=1, stock=50, wallet_fen=100_000)
+    start = threading.Barrier(3)
+    results = []
+
+    def buy() -> None:
+        start.wait()
+        results.append(_order(server.base, token, listing_id, quantity=2, key="erp-po-20261128-7"))
+
+    with LiveServer(empty_database_url, workers=2, threads=4) as server:
+        threads = [threading.Thread(target=buy) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert sorted(status for status, _ in results) == [200, 200, 201]
+    assert len({body["orders"][0]["id"] for _, body in results}) == 1
+    with app.app_context():
+        reads = get_session()
+        assert reads.get(Listing, listing_id).quantity == 48
+        assert problems(reads) == []
+    app.extensions["agrilink.db"].dispose()
+
+
+def test_a_worker_killed_mid_checkout_leaves_no_half_written_order(empty_database_url):
+    stock = 100_000
+    app, listing_id, tokens = _set_up(empty_database_url, buyers=16, stock=stock, wallet_fen=10**9)
+    stop = threading.Event()
+    placed = []
+
+    def keep_buying(token: str) -> None:
+        while not stop.is_set():
+            try:
+                status, _body = _order(server.base, token, listing_id)
+                placed.append(status)
+            except (OSError, http.client.HTTPException, json.JSONDecodeError):
+                placed.append("broken")  # the worker serving it was killed
+
+    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+        threads = [threading.Thread(target=keep_buying, args=(token,)) for token in tokens]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(1.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert victim not in server.worker_pids()
+
+    assert placed.count(201) > 10  # load ran before and after the kill
+    with app.app_context():
+        reads = get_session()
+        orders = reads.scalar(select(func.count()).select_from(Order))
+        ordered = reads.scalar(select(func.coalesce(func.sum(OrderLine.quantity), 0)))
+        orders_with_lines = reads.scalar(select(func.count(func.distinct(OrderLine.order_id))))
+        taken = reads.scalar(
+            select(func.coalesce(func.sum(StockMovement.delta), 0)).where(
+                StockMovement.kind == StockKind.ordered
+            )
+        )
+        holds = reads.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.kind == "hold")
+        )
+        assert orders == orders_with_lines == holds
+        assert -taken == ordered
+        assert reads.get(Listing, listing_id).quantity == stock - ordered
+        assert reads.scalar(select(func.count()).where(Order.status != OrderStatus.paid)) == 0
+        assert problems(reads) == []
+    app.extensions["agrilink.db"].dispose()

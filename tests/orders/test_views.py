@@ -1,0 +1,252 @@
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.auth import OrgKind, Role
+from app.db import local_date, utcnow
+from app.orders.models import Order, OrderStatus
+from app.payments import ledger
+from app.payments.services import confirm_bank_transfer
+from tests.catalog.test_uploads import jpeg_with_gps
+from tests.factories import BatchFactory, ListingFactory, MembershipFactory, UserFactory, member
+from tests.helpers import post_form, sign_in
+
+TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    yield tmp_path
+    app.config["UPLOAD_FOLDER"] = ""
+
+
+def _fund(session, organisation_id: int, yuan: int) -> None:
+    confirm_bank_transfer(
+        session,
+        actor_id=UserFactory().id,
+        organisation_id=organisation_id,
+        reference=f"V-{organisation_id}",
+        amount_fen=yuan * 100,
+        received_on=local_date(utcnow()),
+    )
+
+
+def _checkout(client, **fields):
+    cart = client.get("/cart").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
+    form = {
+        "idempotency_key": key,
+        "delivery_point": "永辉超市湄潭店收货区",
+        "delivery_date": TOMORROW,
+        "window_start": "08:00",
+        "window_end": "10:00",
+        "payment": "wallet",
+        **fields,
+    }
+    return post_form(client, "/cart/checkout", form)
+
+
+def test_a_supermarket_fills_a_cart_from_three_cooperatives_and_checks_out_once(client, session):
+    buyer = member(kind=OrgKind.supermarket, role=Role.manager)
+    _fund(session, buyer.organisation_id, 5000)
+    listings = [
+        ListingFactory(price_fen=68000),
+        ListingFactory(product_code="chaotian_chili", price_fen=2500),
+        ListingFactory(product_code="potato", price_fen=300, min_order=20),
+    ]
+    sign_in(client, buyer.user, buyer.organisation)
+    for listing in listings:
+        post_form(
+            client, "/cart/lines", {"listing_id": listing.id, "quantity": listing.min_order * 2}
+        )
+
+    cart = client.get("/cart").get_data(as_text=True)
+    placed = _checkout(client)
+    orders = client.get("/orders?side=buying").get_data(as_text=True)
+
+    assert "总计：¥1,530.00" in cart  # 2 × ¥680 + 2 × ¥25 + 40 × ¥3
+    assert placed.status_code == 302
+    assert orders.count("已付款") == 3 and "永辉超市湄潭店收货区" in orders
+    assert ledger.balance(session, ledger.wallet(buyer.organisation_id)) == 500000 - 153000
+    assert "购物车是空的" in client.get("/cart").get_data(as_text=True)
+
+
+def test_a_double_click_on_place_order_places_it_once(client, session):
+    buyer = member(kind=OrgKind.supermarket, role=Role.manager)
+    _fund(session, buyer.organisation_id, 5000)
+    tea = ListingFactory()
+    sign_in(client, buyer.user, buyer.organisation)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
+    cart = client.get("/cart").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
+    form = {
+        "idempotency_key": key,
+        "delivery_point": "收货区",
+        "delivery_date": TOMORROW,
+        "window_start": "08:00",
+        "window_end": "10:00",
+    }
+    post_form(client, "/cart/checkout", form)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
+    post_form(client, "/cart/checkout", form)
+
+    assert (
+        len(session.scalars(select(Order).where(Order.buyer_id == buyer.organisation_id)).all())
+        == 1
+    )
+
+
+def test_an_empty_wallet_is_explained_on_the_checkout_form(client, session):
+    buyer = member(kind=OrgKind.school, role=Role.manager)
+    tea = ListingFactory()
+    sign_in(client, buyer.user, buyer.organisation)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
+
+    response = _checkout(client)
+
+    assert response.status_code == 409 or response.status_code == 422
+    assert "钱包余额 ¥0.00" in response.get_data(as_text=True)
+    assert session.scalars(select(Order)).all() == []
+
+
+def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_a_photo(
+    client, session, uploads
+):
+    school = member(kind=OrgKind.school, role=Role.manager)
+    inspector = MembershipFactory(organisation=school.organisation, role=Role.inspector)
+    _fund(session, school.organisation_id, 1000)
+    seller = member(role=Role.manager)
+    batch = BatchFactory(seller=seller.organisation)
+    cabbage = ListingFactory(
+        seller=seller.organisation, product_code="chinese_cabbage", price_fen=300, batch=batch
+    )
+    sign_in(client, school.user, school.organisation)
+    post_form(client, "/cart/lines", {"listing_id": cabbage.id, "quantity": 50})
+    _checkout(client)
+    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
+
+    sign_in(client, seller.user, seller.organisation)
+    post_form(client, f"/orders/{order.id}/ship")
+    note = client.get(f"/orders/{order.id}/delivery-note").get_data(as_text=True)
+
+    sign_in(client, inspector.user, school.organisation)
+    accepted = post_form(
+        client,
+        f"/orders/{order.id}/accept",
+        {
+            "line_id": str(order.lines[0].id),
+            "accepted_quantity": "48",
+            "inspectors": "李老师、王师傅",
+            "weights": "48.1 kg",
+            "test_outcome": "passed",
+            "note": "2 kg 黄叶",
+            "photo": (io.BytesIO(jpeg_with_gps((800, 600))), "gate.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+
+    assert batch.code in note and f"/t/{batch.code}/qr.svg" in note
+    assert accepted.status_code == 302
+    session.refresh(order)
+    assert order.status == OrderStatus.accepted and order.inspection.photo is not None
+    assert "李老师、王师傅" in page and "¥144.00" in page and "¥6.00" in page
+
+
+def test_accepting_more_than_shipped_on_the_page_says_so_on_the_line(client, session):
+    school = member(kind=OrgKind.school, role=Role.owner)
+    _fund(session, school.organisation_id, 1000)
+    seller = member(role=Role.manager)
+    tea = ListingFactory(seller=seller.organisation, price_fen=1000)
+    sign_in(client, school.user, school.organisation)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 5})
+    _checkout(client)
+    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
+    sign_in(client, seller.user, seller.organisation)
+    post_form(client, f"/orders/{order.id}/ship")
+    sign_in(client, school.user, school.organisation)
+
+    response = post_form(
+        client,
+        f"/orders/{order.id}/accept",
+        {
+            "line_id": str(order.lines[0].id),
+            "accepted_quantity": "6",
+            "inspectors": "李老师",
+            "test_outcome": "passed",
+        },
+    )
+
+    assert response.status_code == 422
+    assert "可验收 0 至已发货的 5 kg" in response.get_data(as_text=True)
+
+
+def test_an_admin_confirms_a_transfer_resolves_a_dispute_and_downloads_the_payout_file(
+    client, session
+):
+    admin = member(kind=OrgKind.platform, role=Role.admin)
+    school = member(kind=OrgKind.school, role=Role.manager)
+    seller = member(role=Role.manager)
+    tea = ListingFactory(seller=seller.organisation, price_fen=10000)
+    sign_in(client, admin.user, admin.organisation, language="en")
+
+    confirmed = post_form(
+        client,
+        "/admin/money/transfers",
+        {
+            "organisation_id": school.organisation_id,
+            "reference": "ICBC-20261128-0001",
+            "amount_yuan": "1,000.50",
+            "received_on": local_date(utcnow()).isoformat(),
+        },
+    )
+    assert confirmed.status_code == 302
+    assert ledger.balance(session, ledger.wallet(school.organisation_id)) == 100050
+
+    sign_in(client, school.user, school.organisation)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
+    _checkout(client)
+    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
+    sign_in(client, seller.user, seller.organisation)
+    post_form(client, f"/orders/{order.id}/ship")
+    sign_in(client, school.user, school.organisation)
+    post_form(client, f"/orders/{order.id}/dispute", {"reason": "茶叶受潮"})
+
+    sign_in(client, admin.user, admin.organisation, language="en")
+    overview = client.get("/admin/money").get_data(as_text=True)
+    resolved = post_form(
+        client,
+        f"/admin/money/disputes/{order.id}/resolve",
+        {"refund_yuan": "30", "resolution": "三成受潮"},
+    )
+    paid_out = post_form(client, "/admin/money/payouts")
+    batch_page = client.get("/admin/money").get_data(as_text=True)
+    batch_id = re.search(r"/admin/money/payouts/(\d+)\.csv", batch_page).group(1)
+    bank_file = client.get(f"/admin/money/payouts/{batch_id}.csv").get_data(as_text=True)
+
+    assert "茶叶受潮" in overview and "the books balance" in overview
+    assert resolved.status_code == 302 and paid_out.status_code == 302
+    assert f"{seller.organisation.name_zh},{seller.organisation.credit_code}" in bank_file
+    assert ",68.60," in bank_file  # ¥70 for the seller less the 2% fee
+    session.refresh(order)
+    assert order.status == OrderStatus.completed
+
+
+def test_a_buyer_sees_its_wallet_in_english(client, session):
+    school = member(kind=OrgKind.school, role=Role.manager)
+    _fund(session, school.organisation_id, 250)
+    sign_in(client, school.user, school.organisation, language="en")
+    page = client.get("/wallet").get_data(as_text=True)
+    assert "¥250.00" in page and "Bank transfer in" in page
+
+
+def test_an_unverified_buyer_can_look_but_not_check_out(client, session):
+    buyer = member(kind=OrgKind.supermarket, role=Role.manager, pending=True)
+    sign_in(client, buyer.user, buyer.organisation)
+    response = post_form(client, "/cart/lines", {"listing_id": ListingFactory().id, "quantity": 1})
+    assert response.status_code == 403
+    assert "等待平台审核" in response.get_data(as_text=True)
