@@ -10,7 +10,7 @@ from app.catalog.market import MarketCache
 from app.catalog.schemas import MarketQuerySchema
 from app.db import get_session, utcnow
 from app.errors import NotFound
-from app.i18n import N_
+from app.i18n import N_, current_language
 from app.web import query_args
 
 bp = Blueprint("market", __name__, url_prefix="/market")
@@ -134,6 +134,8 @@ _CUSTODY_STEPS = {
     "batch.recorded": N_("Harvest recorded at %(farm)s."),
     "batch.tested": N_("Tested by %(lab)s: %(result)s."),
     "listing.published": N_("Put on sale as “%(title)s”."),
+    "delivery.shipped": N_("%(quantity)s %(unit)s shipped to a buyer."),
+    "delivery.accepted": N_("%(quantity)s %(unit)s accepted by the buyer at delivery."),
 }
 # The same steps told without the terms of a listing that is offered to other buyers only.
 _PRIVATE_CUSTODY_STEPS = {"listing.published": N_("Put on sale to selected buyers.")}
@@ -148,6 +150,11 @@ def custody_step(event, *, private: bool = False) -> str:
     if template is None:
         return event.kind
     payload = dict(event.payload)
+    if "unit" in payload:
+        units = {unit.code: unit for unit in current_catalogue().units}
+        unit = units.get(payload["unit"])
+        payload["unit"] = unit.name(current_language()) if unit else payload["unit"]
     if "result" in payload:
         payload["result"] = catalog_label("test_result", payload["result"])
-    return _(template, **{key: payload.get(key, "") for key in ("farm", "lab", "result", "title")})
+    keys = ("farm", "lab", "result", "title", "quantity", "unit")
+    return _(template, **{key: payload.get(key, "") for key in keys})

@@ -149,7 +149,11 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
         content_type="multipart/form-data",
     )
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    post_form(client, "/sign-out")
+    trace = client.get(f"/t/{batch.code}").get_data(as_text=True)
 
+    assert "已向买家发出 50 千克。" in trace and "买家到货验收 48 千克。" in trace
+    assert school.organisation.name_zh not in trace  # who bought stays private
     assert batch.code in note and f"/t/{batch.code}/qr.svg" in note
     assert accepted.status_code == 302
     session.refresh(order)
