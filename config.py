@@ -61,7 +61,9 @@ class Config:
     # How long an order placed to pay later keeps its stock before it is cancelled.
     ORDER_UNPAID_MINUTES = int(os.environ.get("ORDER_UNPAID_MINUTES", "60"))
 
+    # With a key, buyers may also pay by card through Stripe and sellers get paid to Stripe Connect accounts.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
 

@@ -25,6 +25,7 @@ def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -
     load_config(app, config, overrides or {})
     register_logging(app)
     register_database(app)
+    register_payments(app)
     register_languages(app)
     register_errors(app)
     register_access(app)
@@ -78,6 +79,12 @@ def register_database(app: Flask) -> None:
     from app import db
 
     db.init_app(app)
+
+
+def register_payments(app: Flask) -> None:
+    from app.payments import stripe_gateway
+
+    stripe_gateway.init_app(app)
 
 
 def register_languages(app: Flask) -> None:

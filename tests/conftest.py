@@ -5,11 +5,13 @@ in a schema of its own, created for the run and dropped afterwards.
 """
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stripe
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -18,8 +20,10 @@ from sqlalchemy.engine import make_url
 from app import ROOT, create_app
 from app.db import Database
 from app.models import migrate
+from app.payments.stripe_gateway import StripeGateway
 from config import TestConfig
 from tests import factories
+from tests.stripe_fake import WEBHOOK_SECRET, FakeStripe
 
 
 def _postgres_url_in_own_schema(url: str) -> tuple[str, str]:
@@ -102,3 +106,38 @@ def dialect(database: Database) -> str:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
+
+
+_LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_outside_connections() -> Iterator[None]:
+    """No test reaches past this machine: Stripe and everything else outside is answered in-process."""
+    original_connect, original_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refuse_outside(address) -> None:
+        if isinstance(address, tuple) and address[0] not in _LOCAL_HOSTS:
+            raise ConnectionRefusedError(f"tests may not connect outside this machine: {address}")
+
+    def connect(self, address):
+        refuse_outside(address)
+        return original_connect(self, address)
+
+    def connect_ex(self, address):
+        refuse_outside(address)
+        return original_connect_ex(self, address)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+    yield
+    socket.socket.connect, socket.socket.connect_ex = original_connect, original_connect_ex
+
+
+@pytest.fixture
+def fake_stripe(app: Flask) -> Iterator[FakeStripe]:
+    """The platform on the Stripe provider, the real stripe library talking to FakeStripe."""
+    fake = FakeStripe()
+    client = stripe.StripeClient("sk_test_agrilink", http_client=fake)
+    app.extensions["agrilink.stripe"] = StripeGateway(client, webhook_secret=WEBHOOK_SECRET)
+    yield fake
+    app.extensions["agrilink.stripe"] = None

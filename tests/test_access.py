@@ -90,7 +90,7 @@ EXPECTED_RULES = {
         "organisation.accept_invitation", "accounts_api.create_token", "accounts_api.register",
         "files.serve", "market.browse", "market.listing", "trace.trace", "trace.qr_code_png",
         "trace.qr_code_svg", "trace.label", "catalog_api.catalogue", "catalog_api.Listings GET",
-        "catalog_api.ListingResource GET", "catalog_api.batch",
+        "catalog_api.ListingResource GET", "catalog_api.batch", "orders_api.stripe_webhook",
     },
     SIGNED_IN: {
         "dashboards.dashboard", "accounts.profile", "accounts.change_password",
@@ -112,7 +112,7 @@ EXPECTED_RULES = {
         "imports.status", "imports.progress", "imports.apply", "imports.export", "imports.template",
         "catalog_api.Listings POST", "catalog_api.ListingResource PATCH", "catalog_api.Stock",
         "catalog_api.add_photo", "catalog_api.record_batch", "catalog_api.add_test",
-        "orders.ship", "orders.deliver", "orders_api.ship", "orders_api.deliver",
+        "orders.ship", "orders.deliver", "orders_api.ship", "orders_api.deliver", "orders.connect_stripe",
     },
     BUYERS: {
         "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",

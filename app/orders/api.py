@@ -1,13 +1,15 @@
 """JSON API for orders: check out, list, pay, cancel, ship, deliver, accept, dispute; the wallet."""
 
+import stripe
 from flask import current_app, request
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
+from app.auth import BUYERS, INSPECTORS, PUBLIC, SELLERS, TRADERS, current_actor, requires
 from app.db import get_session, transaction
-from app.errors import RuleViolation
+from app.errors import NotFound, RuleViolation
 from app.orders import delivery, queries, services
+from app.orders.models import PaymentMethod
 from app.orders.schemas import (
     AcceptOrderSchema,
     CancelOrderSchema,
@@ -19,7 +21,10 @@ from app.orders.schemas import (
     PayOrderSchema,
     PlaceOrderSchema,
     WalletSchema,
+    WebhookReceiptSchema,
 )
+from app.payments import card
+from app.payments.stripe_gateway import stripe_gateway
 
 blp = Blueprint(
     "orders_api",
@@ -57,7 +62,7 @@ def create(data):
             buyer_kind=actor.kind,
             actor_id=actor.user_id,
             lines=data.pop("lines"),
-            payment=data.pop("payment"),
+            payment=data["payment"],
             delivery=services.Delivery(
                 point=data["delivery_point"],
                 day=data["delivery_date"],
@@ -68,11 +73,12 @@ def create(data):
             idempotency_key=key and key.strip(),
             unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
         )
-    checkout = {
-        "id": placed.checkout.id,
-        "orders": queries.checkout_orders(get_session(), placed.checkout.id),
-    }
-    return checkout, 200 if placed.replayed else 201
+    checkout_id = placed.checkout.id
+    body = {"id": checkout_id, "orders": queries.checkout_orders(get_session(), checkout_id)}
+    if data["payment"] == PaymentMethod.card:
+        with transaction() as write:
+            body["card_payment"] = services.start_card_payment(write, checkout_id=checkout_id)
+    return body, 200 if placed.replayed else 201
 
 
 @blp.route("/orders", methods=["GET"])
@@ -159,6 +165,42 @@ def accept(data, order_id: int):
 def dispute(data, order_id: int):
     """Disagree with a delivery instead of accepting it: the money stays held until an admin decides."""
     return _step(delivery.open_dispute, order_id, buyer_id=current_actor().organisation_id, **data)
+
+
+@blp.route("/payments/stripe/webhook", methods=["POST"])
+@blp.doc(
+    security=[], description="Stripe calls this; it is verified by the Stripe-Signature header."
+)
+@blp.response(200, WebhookReceiptSchema)
+@requires(PUBLIC)
+def stripe_webhook():
+    """Stripe's events: a card payment succeeded, a seller's Connect account changed. Each is acted on once."""
+    gateway = stripe_gateway()
+    if gateway is None:
+        raise NotFound(_("This platform does not use Stripe."))
+    try:
+        event = gateway.event(request.get_data(), request.headers.get("Stripe-Signature"))
+    except (stripe.SignatureVerificationError, ValueError) as error:
+        raise RuleViolation(
+            _("The webhook's signature does not match."), field="Stripe-Signature"
+        ) from error
+    with transaction() as write:
+        first = card.first_delivery(write, event.id, event.type)
+        if first:
+            _act_on(write, event)
+    return {"id": event.id, "duplicate": not first}
+
+
+def _act_on(session, event) -> None:
+    subject = event.data.object
+    if event.type == "payment_intent.succeeded":
+        services.card_payment_succeeded(session, intent_id=subject.id)
+    elif event.type == "account.updated":
+        card.update_connect_account(
+            session,
+            account_id=subject.id,
+            payouts_enabled=bool(getattr(subject, "payouts_enabled", False)),
+        )
 
 
 @blp.route("/wallet", methods=["GET"])

@@ -31,6 +31,7 @@ class PaymentMethod(StrEnum):
     wallet = "wallet"  # from money the buyer transferred to the platform
     account = "account"  # on credit, invoiced with payment terms
     later = "later"  # placed now, paid before it expires
+    card = "card"  # by card through Stripe (when the platform has a Stripe key)
 
 
 # Where an order may go next, and who moves it there (the services check the "who").
@@ -212,6 +213,7 @@ _PAYMENT_LABELS = {
     PaymentMethod.wallet: N_("from the wallet"),
     PaymentMethod.account: N_("on account"),
     PaymentMethod.later: N_("to pay later"),
+    PaymentMethod.card: N_("by card"),
 }
 _OUTCOME_LABELS = {
     TestOutcome.passed: N_("passed"),

@@ -1,7 +1,10 @@
 """An order's money in the ledger: held at payment, shared out at acceptance, returned on cancellation.
 
 Every posting's key names the order and the step, so a step retried (a double click, a replayed request, a job
-run twice) moves the money once.
+run twice) moves the money once. The provider is chosen by how the order was paid: wallet and account money
+stays on the platform's books (sellers are paid by the bank payout batch); card money came through Stripe, so
+its refunds go back to the card and the seller's share is transferred to its Connect account at once, with
+Stripe idempotency keys named after the same order and step.
 """
 
 from datetime import datetime, timedelta
@@ -12,14 +15,17 @@ from sqlalchemy.orm import Session
 from app.db import local_date
 from app.errors import RuleViolation
 from app.orders.models import Order, PaymentMethod
-from app.payments import ledger
+from app.payments import card, ledger
 from app.payments.models import CreditTerms, Invoice
+from app.payments.stripe_gateway import stripe_gateway
 
 
 def buyer_account(order: Order) -> str:
-    """Where the buyer's money comes from and goes back to: its wallet, or its account with us."""
+    """Where the buyer's money comes from and goes back to: its wallet, its account with us, or its card."""
     if order.payment == PaymentMethod.account:
         return ledger.receivable(order.buyer_id)
+    if order.payment == PaymentMethod.card:
+        return ledger.STRIPE
     return ledger.wallet(order.buyer_id)
 
 
@@ -54,6 +60,7 @@ def release(session: Session, order: Order, *, step: str, actor_id: int | None) 
         moves={ledger.escrow(order.id): -order.total_fen, buyer_account(order): order.total_fen},
     )
     order.refunded_fen = order.total_fen
+    _refund_card(session, order, order.total_fen, step)
 
 
 def fee_of(seller_fen: int, fee_bps: int) -> int:
@@ -81,6 +88,58 @@ def share_out(
         },
     )
     order.accepted_fen, order.fee_fen, order.refunded_fen = seller_fen, fee, refund
+    _refund_card(session, order, refund, step)
+    _transfer_card_money(session, order, seller_fen - fee)
+
+
+def card_paid(session: Session, order: Order, *, intent_id: str) -> None:
+    """Stripe says the checkout's card payment succeeded: the order's share is now held."""
+    ledger.post(
+        session,
+        key=f"order:{order.id}:hold",
+        kind="hold",
+        order_id=order.id,
+        memo=intent_id,
+        moves={ledger.STRIPE: -order.total_fen, ledger.escrow(order.id): order.total_fen},
+    )
+
+
+def refund_late_card_payment(session: Session, order: Order) -> None:
+    """A card payment that arrived after its order was cancelled goes straight back to the card."""
+    _refund_card(session, order, order.total_fen, "late")
+
+
+def _refund_card(session: Session, order: Order, amount_fen: int, step: str) -> None:
+    if order.payment != PaymentMethod.card or amount_fen <= 0:
+        return
+    payment = card.card_payment_of(session, order.checkout_id)
+    stripe_gateway().refund(
+        intent_id=payment.intent_id, amount_fen=amount_fen, key=f"order-{order.id}-{step}-refund"
+    )
+
+
+def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> None:
+    """Send a card order's seller share to the seller's Connect account, if it has one that can be paid;
+    otherwise it waits in the payable for the next payout batch."""
+    if order.payment != PaymentMethod.card or amount_fen <= 0:
+        return
+    destination = card.transfer_destination(session, order.seller_id)
+    if destination is None:
+        return
+    stripe_gateway().transfer(
+        account_id=destination,
+        amount_fen=amount_fen,
+        checkout_id=order.checkout_id,
+        key=f"order-{order.id}-transfer",
+    )
+    ledger.post(
+        session,
+        key=f"order:{order.id}:transfer",
+        kind="payout",
+        order_id=order.id,
+        memo=destination,
+        moves={ledger.payable(order.seller_id): -amount_fen, ledger.STRIPE: amount_fen},
+    )
 
 
 def invoice(session: Session, order: Order, *, now: datetime) -> Invoice | None:

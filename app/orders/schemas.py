@@ -204,9 +204,29 @@ class OrderSchema(Schema):
     dispute = fields.Nested(DisputeOutSchema, allow_none=True)
 
 
+class CardPaymentSchema(Schema):
+    intent_id = fields.String(metadata={"description": "The Stripe PaymentIntent."})
+    client_secret = fields.String(
+        metadata={"description": "For Stripe.js confirmPayment on the buyer's device."}
+    )
+    amount_fen = fields.Integer()
+
+
 class CheckoutSchema(Schema):
     checkout_id = fields.Integer(attribute="id")
     orders = fields.List(fields.Nested(OrderSchema))
+    card_payment = fields.Nested(
+        CardPaymentSchema,
+        metadata={
+            "description": "With payment=card: confirm it with Stripe.js; the orders become paid "
+            "when Stripe reports success."
+        },
+    )
+
+
+class WebhookReceiptSchema(Schema):
+    id = fields.String()
+    duplicate = fields.Boolean(metadata={"description": "True: this event was acted on before."})
 
 
 class OrderPageSchema(Schema):

@@ -24,9 +24,10 @@ from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.i18n import money as yuan_with_sign
 from app.orders import money
 from app.orders.models import Checkout, Order, OrderLine, OrderStatus, PaymentMethod
-from app.payments import ledger
+from app.payments import card, ledger
 from app.payments.ledger import InsufficientFunds
 from app.payments.services import current_fee_bps
+from app.payments.stripe_gateway import stripe_gateway
 
 UNPAID_MINUTES = 60  # how long a placed, unpaid order keeps its stock (ORDER_UNPAID_MINUTES)
 
@@ -64,6 +65,10 @@ def place_orders(
     now = now or utcnow()
     wanted = _merged(lines)
     _check_delivery(delivery, now)
+    if payment == PaymentMethod.card and stripe_gateway() is None:
+        raise RuleViolation(
+            _("This platform does not take cards; pay from your wallet."), field="payment"
+        )
     request_hash = _fingerprint(wanted, delivery, payment)
     checkout_id = _claim_checkout(session, buyer_id, idempotency_key, request_hash, now)
     if checkout_id is None:
@@ -274,7 +279,7 @@ def _move_stock(session, listing_id, kind, delta, balance, order, actor_id, now)
 
 def _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now) -> None:
     """Hold every order's money now, or give the orders time to be paid; all of it or none."""
-    if payment == PaymentMethod.later:
+    if payment in (PaymentMethod.later, PaymentMethod.card):
         for order in orders:
             order.expires_at = now + timedelta(minutes=unpaid_minutes)
         return
@@ -302,6 +307,46 @@ def _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now) -> 
         raise InsufficientFunds(message, code=short.code) from short
 
 
+def start_card_payment(session: Session, *, checkout_id: int, now: datetime | None = None):
+    """The card payment for a checkout's orders still waiting for it (a PaymentIntent, made once)."""
+    orders = session.scalars(select(Order).where(Order.checkout_id == checkout_id)).all()
+    return card.start_card_payment(
+        session,
+        stripe_gateway(),
+        checkout_id=checkout_id,
+        buyer_id=orders[0].buyer_id,
+        amount_fen=sum(order.total_fen for order in orders),
+        now=now,
+    )
+
+
+def card_payment_succeeded(session: Session, *, intent_id: str, now: datetime | None = None) -> int:
+    """Stripe confirmed a card payment: its orders are paid (one cancelled meanwhile is refunded)."""
+    now = now or utcnow()
+    payment = card.payment_by_intent(session, intent_id)
+    if payment is None or payment.succeeded_at is not None:
+        return 0
+    payment.succeeded_at = now
+    orders = session.scalars(
+        select(Order)
+        .where(Order.checkout_id == payment.checkout_id)
+        .order_by(Order.id)
+        .with_for_update()
+    ).all()
+    for order in orders:
+        if order.status == OrderStatus.placed:
+            order.move_to(OrderStatus.paid)
+            order.paid_at, order.expires_at = now, None
+            money.card_paid(session, order, intent_id=intent_id)
+            record_step(session, "order.paid", order, None, now, payment=str(order.payment))
+        elif order.status == OrderStatus.cancelled:
+            money.refund_late_card_payment(session, order)
+            record_step(
+                session, "order.refunded", order, None, now, reason="paid after cancellation"
+            )
+    return len(orders)
+
+
 def pay_order(
     session: Session,
     *,
@@ -314,7 +359,7 @@ def pay_order(
     """Pay an order placed for later: from the wallet, or on account."""
     now = now or utcnow()
     order = order_of(session, order_id, buyer_id, side="buyer")
-    if payment == PaymentMethod.later:
+    if payment in (PaymentMethod.later, PaymentMethod.card):
         raise RuleViolation(_("Choose how to pay: wallet or on account."), field="payment")
     order.move_to(OrderStatus.paid)
     order.payment, order.paid_at, order.expires_at = payment, now, None

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema
 
 from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
-from app.db import get_session
+from app.db import get_session, transaction
 from app.forms import Form
 from app.i18n import N_
 from app.orders import cart, delivery, queries, services
@@ -27,7 +27,9 @@ from app.orders.schemas import (
     OrderQuerySchema,
     PayOrderSchema,
 )
-from app.payments.models import CreditTerms
+from app.payments import card
+from app.payments.models import CreditTerms, StripeAccount
+from app.payments.stripe_gateway import stripe_gateway
 from app.uploads import upload_folder
 from app.web import back_url, query_args
 
@@ -320,7 +322,26 @@ def wallet():
     organisation_id = current_actor().organisation_id
     return render_template(
         "orders/wallet.html",
+        stripe_account=reads.get(StripeAccount, organisation_id),
+        takes_cards=stripe_gateway() is not None,
         money=queries.money_of(reads, organisation_id),
         movements=queries.movements_of(reads, organisation_id),
         invoices=queries.invoices_of(reads, organisation_id),
+    )
+
+
+@bp.post("/wallet/stripe")
+@requires(SELLERS)
+def connect_stripe():
+    """Open (or finish setting up) the seller's Stripe Connect account, to be paid for card sales."""
+    actor = current_actor()
+    gateway = stripe_gateway()
+    with transaction() as session:
+        account = card.connect_account(
+            session, gateway, organisation_id=actor.organisation_id, email=None
+        )
+        account_id = account.account_id
+    here = url_for("orders.wallet", _external=True)
+    return redirect(
+        gateway.onboarding_link(account_id=account_id, return_url=here, refresh_url=here)
     )

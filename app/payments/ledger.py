@@ -20,7 +20,8 @@ from app.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerT
 
 BANK = "bank"
 FEES = "fees"
-_NO_FLOOR = {AccountKind.bank}
+STRIPE = "stripe"
+_NO_FLOOR = {AccountKind.bank, AccountKind.stripe}
 
 
 class InsufficientFunds(Conflict):

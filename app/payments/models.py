@@ -24,6 +24,7 @@ class AccountKind(StrEnum):
     escrow = "escrow"  # one order's money, held until the buyer accepts
     payable = "payable"  # what the platform owes a seller until the next payout
     fees = "fees"  # the platform's own revenue
+    stripe = "stripe"  # the card processor: card payments in, refunds and transfers to sellers out
 
 
 class LedgerAccount(Base):
@@ -164,3 +165,38 @@ class Invoice(Base):
 
     def is_overdue(self, today: date) -> bool:
         return self.paid_at is None and self.due_on < today
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event, stored once, in the same transaction as the postings it caused."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # evt_...
+    type: Mapped[str] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CardPayment(Base):
+    """One checkout paid by card: the PaymentIntent charged into the platform's Stripe balance."""
+
+    __tablename__ = "card_payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), unique=True)
+    intent_id: Mapped[str] = mapped_column(String(80), unique=True)
+    client_secret: Mapped[str] = mapped_column(String(200))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    succeeded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StripeAccount(Base):
+    """A seller's Stripe Connect account, to which its share of each accepted order is transferred."""
+
+    __tablename__ = "stripe_accounts"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(80), unique=True)  # acct_...
+    payouts_enabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
