@@ -6,8 +6,9 @@ Services never commit. Reads for pages use `get_session()`, which never writes.
 
 import enum
 import math
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -97,6 +98,12 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.engine = _create_engine(url, pool_size=pool_size, echo=echo)
+        # SQLite lets one writer in at a time, and a writer kept waiting polls with growing sleeps (up to
+        # 100 ms each). Threads of one process therefore queue here instead, and are let in the moment
+        # the previous write ends. PostgreSQL needs no such queue: its locks are per row.
+        self.write_queue = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
         self.unbind()
 
     def unbind(self) -> None:
@@ -223,12 +230,14 @@ def _close_read_session(_exc: BaseException | None) -> None:
 @contextmanager
 def transaction() -> Iterator[Session]:
     """One unit of work: commit if the block finishes, roll back everything if it raises."""
-    session = current_database().write_session()
-    try:
-        with session.begin():
-            yield session
-    finally:
-        session.close()
+    database = current_database()
+    with database.write_queue:
+        session = database.write_session()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
     if "db_session" in g:  # what this request read before the write is stale now
         g.db_session.expire_all()
 

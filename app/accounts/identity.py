@@ -5,6 +5,7 @@ from datetime import timedelta
 from flask import g, session
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.accounts import tokens
 from app.accounts.models import ApiToken, Membership, User
@@ -31,7 +32,16 @@ def load_token_user(_request) -> User | None:
     secret = bearer_token()
     if secret is None:
         return None
-    token = get_session().scalar(select(ApiToken).where(ApiToken.digest == token_digest(secret)))
+    # The person, their memberships and organisations come with the token: the actor needs them all.
+    token = get_session().scalar(
+        select(ApiToken)
+        .where(ApiToken.digest == token_digest(secret))
+        .options(
+            joinedload(ApiToken.user)
+            .selectinload(User.memberships)
+            .joinedload(Membership.organisation)
+        )
+    )
     if token is None:
         g.auth_problem = _("This API token is not valid. Create a new one on the API tokens page.")
         return None

@@ -73,8 +73,13 @@ def create(data):
             idempotency_key=key and key.strip(),
             unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
         )
-    checkout_id = placed.checkout.id
-    body = {"id": checkout_id, "orders": queries.checkout_orders(get_session(), checkout_id)}
+    checkout_id = placed.checkout_id
+    orders = (
+        placed.orders
+        if not placed.replayed
+        else queries.checkout_orders(get_session(), checkout_id)
+    )
+    body = {"id": checkout_id, "orders": orders}
     if data["payment"] == PaymentMethod.card:
         with transaction() as write:
             body["card_payment"] = services.start_card_payment(write, checkout_id=checkout_id)

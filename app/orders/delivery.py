@@ -74,7 +74,6 @@ def accept_order(
         order.move_to(OrderStatus.accepted)  # refused, in the order's own words
     _accept_lines(order, accepted)
     inspection = Inspection(
-        order_id=order.id,
         inspectors=inspectors,
         weights=weights,
         test_outcome=test_outcome,
@@ -94,7 +93,7 @@ def accept_order(
             field="photo",
             now=now,
         )
-    session.add(inspection)
+    order.inspection = inspection
     order.move_to(OrderStatus.accepted)
     order.accepted_at = now
     seller_fen = sum(line.accepted_quantity * line.price_fen for line in order.lines)
@@ -150,7 +149,7 @@ def open_dispute(
     if not reason.strip():
         raise RuleViolation(_("Say what is wrong with the delivery."), field="reason")
     order.move_to(OrderStatus.disputed)
-    session.add(Dispute(order_id=order.id, reason=reason, opened_by_id=actor_id, opened_at=now))
+    order.dispute = Dispute(reason=reason, opened_by_id=actor_id, opened_at=now)
     record_step(session, "order.disputed", order, actor_id, now, reason=reason)
     return order
 

@@ -14,9 +14,10 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app import events
+from app.accounts.models import Organisation
 from app.auth import OrgKind
 from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
 from app.db import local_date, utcnow
@@ -43,7 +44,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Placed:
-    checkout: Checkout
+    checkout_id: int
     orders: list[Order]
     replayed: bool  # True: this Idempotency-Key was seen before; these are the orders it made then
 
@@ -73,21 +74,25 @@ def place_orders(
     checkout_id = _claim_checkout(session, buyer_id, idempotency_key, request_hash, now)
     if checkout_id is None:
         checkout = _replay(session, buyer_id, idempotency_key, request_hash)
-        return Placed(checkout, list(checkout.orders), replayed=True)
+        return Placed(checkout.id, list(checkout.orders), replayed=True)
     listings = _listings_for(session, wanted, buyer_id, buyer_kind, now)
     fee_bps = current_fee_bps(session)
     by_seller: dict[int, list[Listing]] = defaultdict(list)
     for listing in listings:
         by_seller[listing.organisation_id].append(listing)
+    buyer = session.get(Organisation, buyer_id)
+    holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
     orders = []
-    for seller_id, offered in by_seller.items():
+    for offered in by_seller.values():
+        lines = _take_stock(session, offered, wanted)
         order = Order(
             checkout_id=checkout_id,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
+            buyer=buyer,
+            seller=offered[0].seller,
             placed_by_id=actor_id,
             payment=payment,
-            total_fen=0,
+            status=OrderStatus.paid if holding else OrderStatus.placed,
+            total_fen=sum(line.amount_fen for line in lines),
             fee_bps=fee_bps,
             delivery_point=delivery.point,
             delivery_date=delivery.day,
@@ -95,14 +100,20 @@ def place_orders(
             window_end=delivery.window_end,
             note=delivery.note,
             placed_at=now,
+            paid_at=now if holding else None,
+            expires_at=None if holding else now + timedelta(minutes=unpaid_minutes),
+            lines=lines,
+            inspection=None,
+            dispute=None,
         )
         session.add(order)
-        session.flush()  # the order's id names its lines, its stock movements and its escrow
-        order.total_fen = _take_stock(session, order, offered, wanted, actor_id, now)
+        session.flush()  # the order's id names its stock movements, its event and its escrow
+        _move_stock(session, StockKind.ordered, order, actor_id, now)
         record_step(session, "order.placed", order, actor_id, now, total_fen=order.total_fen)
         orders.append(order)
-    _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now)
-    return Placed(session.get(Checkout, checkout_id), orders, replayed=False)
+    if holding:
+        _hold_all(session, orders, actor_id)
+    return Placed(checkout_id, orders, replayed=False)
 
 
 def _merged(lines: list[dict]) -> dict[int, int]:
@@ -171,7 +182,11 @@ def _listings_for(
     """The listings asked for, each checked: on sale to this buyer, and at least its minimum order."""
     found = {
         listing.id: listing
-        for listing in session.scalars(select(Listing).where(Listing.id.in_(wanted)))
+        for listing in session.scalars(
+            select(Listing)
+            .where(Listing.id.in_(wanted))
+            .options(selectinload(Listing.seller), selectinload(Listing.batch))
+        )
     }
     for position, (listing_id, quantity) in enumerate(wanted.items()):
         listing = found.get(listing_id)
@@ -198,18 +213,13 @@ def _listings_for(
 
 
 def _take_stock(
-    session: Session,
-    order: Order,
-    offered: list[Listing],
-    wanted: dict[int, int],
-    actor_id: int,
-    now: datetime,
-) -> int:
-    """Take each line's quantity from its listing, at the listing's price this moment; the order's total."""
-    total = 0
+    session: Session, offered: list[Listing], wanted: dict[int, int]
+) -> list[OrderLine]:
+    """Take each line's quantity from its listing, at the listing's price this moment."""
+    lines = []
     for listing in offered:
         quantity = wanted[listing.id]
-        taken = session.execute(
+        price_fen = session.scalar(
             update(Listing)
             .where(
                 Listing.id == listing.id,
@@ -223,18 +233,22 @@ def _take_stock(
                     else_=Listing.status,
                 ),
             )
-            .returning(Listing.price_fen, Listing.quantity)
+            .returning(Listing.price_fen)
             .execution_options(synchronize_session=False)
-        ).first()
-        if taken is None:
-            raise Conflict(_out_of_stock(session, listing), field="quantity")
-        price_fen, balance = taken
-        total += quantity * price_fen
-        _add_line(session, order, listing, quantity, price_fen)
-        _move_stock(
-            session, listing.id, StockKind.ordered, -quantity, balance, order, actor_id, now
         )
-    return total
+        if price_fen is None:
+            raise Conflict(_out_of_stock(session, listing), field="quantity")
+        lines.append(
+            OrderLine(
+                listing_id=listing.id,
+                batch=listing.batch,
+                title=listing.title,
+                unit_code=listing.unit_code,
+                quantity=quantity,
+                price_fen=price_fen,
+            )
+        )
+    return lines
 
 
 def _out_of_stock(session: Session, listing: Listing) -> str:
@@ -249,59 +263,45 @@ def _out_of_stock(session: Session, listing: Listing) -> str:
     )
 
 
-def _add_line(session, order, listing, quantity, price_fen) -> None:
-    session.execute(
-        insert(OrderLine).values(
-            order_id=order.id,
-            listing_id=listing.id,
-            batch_id=listing.batch_id,
-            title=listing.title,
-            unit_code=listing.unit_code,
-            quantity=quantity,
-            price_fen=price_fen,
+def _move_stock(session, kind: StockKind, order: Order, actor_id, now) -> None:
+    """Record each line's stock taken (or given back), with the order as the reason."""
+    sign = -1 if kind == StockKind.ordered else 1
+    for line in order.lines:
+        balance = select(Listing.quantity).where(Listing.id == line.listing_id).scalar_subquery()
+        session.execute(
+            insert(StockMovement).values(
+                listing_id=line.listing_id,
+                kind=kind,
+                delta=sign * line.quantity,
+                balance=balance,
+                reason=f"order:{order.id}",
+                actor_id=actor_id,
+                created_at=now,
+            )
         )
-    )
 
 
-def _move_stock(session, listing_id, kind, delta, balance, order, actor_id, now) -> None:
-    session.execute(
-        insert(StockMovement).values(
-            listing_id=listing_id,
-            kind=kind,
-            delta=delta,
-            balance=balance,
-            reason=f"order:{order.id}",
-            actor_id=actor_id,
-            created_at=now,
-        )
-    )
-
-
-def _settle_payment(session, orders, payment, actor_id, unpaid_minutes, now) -> None:
-    """Hold every order's money now, or give the orders time to be paid; all of it or none."""
-    if payment in (PaymentMethod.later, PaymentMethod.card):
-        for order in orders:
-            order.expires_at = now + timedelta(minutes=unpaid_minutes)
-        return
+def _hold_all(session, orders: list[Order], actor_id) -> None:
+    """Hold every order's money now; all of it or none."""
     source = money.buyer_account(orders[0])
-    available = ledger.available(session, source)
     try:
         for order in orders:
             money.hold(session, order, actor_id=actor_id)
-            order.status, order.paid_at = OrderStatus.paid, now
     except InsufficientFunds as short:
-        total = yuan_with_sign(sum(order.total_fen for order in orders))
+        total = sum(order.total_fen for order in orders)
+        held = sum(order.total_fen for order in orders[: orders.index(order)])
+        available = ledger.available(session, source) + held
         if source.startswith("wallet:"):
             message = _(
                 "These orders come to %(total)s; your wallet holds %(yuan)s. Top it up by bank "
                 "transfer first, or choose to pay later.",
-                total=total,
+                total=yuan_with_sign(total),
                 yuan=yuan_with_sign(available),
             )
         else:
             message = _(
                 "These orders come to %(total)s; %(yuan)s of your credit limit is left.",
-                total=total,
+                total=yuan_with_sign(total),
                 yuan=yuan_with_sign(available),
             )
         raise InsufficientFunds(message, code=short.code) from short
@@ -390,26 +390,16 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
     if was_paid:
         money.release(session, order, step="cancel", actor_id=actor_id)
     for line in order.lines:
-        balance = session.scalar(
+        session.execute(
             update(Listing)
             .where(Listing.id == line.listing_id)
             .values(quantity=Listing.quantity + line.quantity)
-            .returning(Listing.quantity)
             .execution_options(synchronize_session=False)
         )
         listing = session.get(Listing, line.listing_id)
         session.refresh(listing, ["quantity", "status"])
         listing.settle_status(now)
-        _move_stock(
-            session,
-            line.listing_id,
-            StockKind.released,
-            line.quantity,
-            balance,
-            order,
-            actor_id,
-            now,
-        )
+    _move_stock(session, StockKind.released, order, actor_id, now)
     record_step(session, "order.cancelled", order, actor_id, now, reason=reason)
     return order
 

@@ -54,32 +54,49 @@ def _kind_of(code: str) -> AccountKind:
     return AccountKind(code.split(":", 1)[0])
 
 
-def open_account(session: Session, code: str, *, floor_fen: int | None = 0) -> int:
+def open_account(session: Session, code: str) -> int:
     """The id of the account named `code`, opened now if it did not exist (safe when two open it at once)."""
-    found = session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
-    if found is not None:
-        return found
+    return _open_accounts(session, [code])[code]
+
+
+def _open_accounts(session: Session, codes: list[str]) -> dict[str, int]:
+    """Account ids by code; the missing ones are opened (one statement for all, whoever opens them)."""
+    found = dict(
+        session.execute(
+            select(LedgerAccount.code, LedgerAccount.id).where(LedgerAccount.code.in_(codes))
+        ).all()
+    )
+    missing = [code for code in codes if code not in found]
+    if missing:
+        opened = session.execute(_insert_ignoring_duplicates(session, map(_new_account, missing)))
+        found.update(dict(opened.all()))
+    if len(found) < len(codes):  # another transaction opened one at the same moment
+        return _open_accounts(session, codes)
+    return found
+
+
+def _new_account(code: str) -> dict:
     kind = _kind_of(code)
     owner = int(code.split(":")[1]) if ":" in code else None
-    values = {
+    return {
         "code": code,
         "kind": kind,
         "organisation_id": owner if kind != AccountKind.escrow else None,
         "order_id": owner if kind == AccountKind.escrow else None,
-        "floor_fen": None if kind in _NO_FLOOR else floor_fen,
+        "floor_fen": None if kind in _NO_FLOOR else 0,
         "balance_fen": 0,
         "currency": "CNY",
+        "created_at": utcnow(),
     }
-    session.execute(_insert_ignoring_duplicates(session, values))
-    return session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
 
 
-def _insert_ignoring_duplicates(session: Session, values: dict):
+def _insert_ignoring_duplicates(session: Session, rows):
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return (
         dialect.insert(LedgerAccount)
-        .values(created_at=utcnow(), **values)
+        .values(list(rows))
         .on_conflict_do_nothing(index_elements=["code"])
+        .returning(LedgerAccount.code, LedgerAccount.id)
     )
 
 
@@ -109,7 +126,7 @@ def post(
             select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == key)
         )
         return Posted(existing, replayed=True)
-    accounts = {code: open_account(session, code) for code in moves}
+    accounts = _open_accounts(session, list(moves))
     for code in sorted(moves, key=accounts.__getitem__):
         _move(session, accounts[code], code, moves[code])
     if moves:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "4e04a7075640"
 down_revision: str | Sequence[str] | None = "89ede6e70f18"

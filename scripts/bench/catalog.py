@@ -17,20 +17,15 @@ as long as it is measured. The search page is measured twice: with the market ca
 import argparse
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-BIN = Path(sys.executable).parent
-DEFAULT_POSTGRES = "postgresql://root@127.0.0.1:5432/test"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from scripts.bench.common import DEFAULT_POSTGRES, Server, postgres_schema, wrk
+
 SCHEMA = "agrilink_bench"
 
 SEARCHES = [
@@ -102,20 +97,9 @@ def _prepare(engine: str, listings: int) -> str:
         folder.mkdir(exist_ok=True)
         url = f"sqlite:///{folder / f'catalog-{listings}.db'}"
     else:
-        url = _postgres_schema(os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES)
+        url = postgres_schema(os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES, SCHEMA)
     _fill_once(url, listings)
     return url
-
-
-def _postgres_schema(server: str) -> str:
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    return (
-        server.replace("postgresql://", "postgresql+psycopg://", 1)
-        + f"?options=-csearch_path%3D{SCHEMA}"
-    )
 
 
 def _fill_once(url: str, listings: int) -> None:
@@ -167,58 +151,18 @@ def _measure(engine: str, url: str, arguments) -> list[tuple]:
             # A server of its own for each measurement, warmed up first: the window then sees the cache as
             # a steady stream of traffic does, where each popular search refreshes once every 30 seconds
             # (under 2% of requests here) rather than all of them at once, as one shared warm-up would.
-            with _server(url, arguments, market_cache=cache) as base:
+            server = Server(
+                url,
+                "scripts.bench.catalog_app:app",
+                workers=arguments.workers,
+                threads=arguments.threads,
+                env={"MARKET_CACHE_SECONDS": cache},
+            )
+            with server as base:
                 results.append(
                     (engine, connections, label, *_wrk(base, paths, arguments, connections))
                 )
     return results
-
-
-class _server:
-    def __init__(self, url: str, arguments, *, market_cache: str) -> None:
-        self.port = _free_port()
-        self.command = [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(arguments.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(arguments.threads),
-            "--log-level",
-            "warning",
-            "scripts.bench.catalog_app:app",
-        ]
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "MARKET_CACHE_SECONDS": market_cache,
-            "LOG_LEVEL": "WARNING",
-            "SECRET_KEY": "benchmark",
-        }
-
-    def __enter__(self) -> str:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
-        base = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our own local server
-                return base
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("the server did not start")
-
-    def __exit__(self, *_exc) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 _LUA = """
@@ -228,45 +172,16 @@ request = function()
   counter = counter + 1
   return wrk.format("GET", paths[(counter %% #paths) + 1])
 end
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
-    + summary.errors.timeout
-  io.write(string.format("RESULT %%d %%.3f %%.2f %%.2f %%.2f %%d\\n", summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors))
-end
 """
 
 
 def _wrk(base: str, paths: list[str], arguments, connections: int) -> tuple:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA % ", ".join(f'"{path}"' for path in paths))
+    lua = _LUA % ", ".join(f'"{path}"' for path in paths)
     # Warm up with concurrent clients, so that every worker has served every search (as after a while
     # in production) before the measured run starts.
-    warm_up = max(5, arguments.duration // 2)
-    _run_wrk(base, script.name, connections=2 * arguments.workers, seconds=warm_up)
-    output = _run_wrk(base, script.name, connections=connections, seconds=arguments.duration)
-    os.unlink(script.name)
-    line = next(line for line in output.splitlines() if line.startswith("RESULT"))
-    requests, seconds, p50, p95, p99, errors = line.split()[1:]
-    return round(int(requests) / float(seconds)), float(p50), float(p95), float(p99), int(errors)
-
-
-def _run_wrk(base: str, script: str, *, connections: int, seconds: int) -> str:
-    command = [
-        "wrk",
-        "--threads",
-        "1",
-        "--connections",
-        str(connections),
-        "--duration",
-        f"{seconds}s",
-        "--timeout",
-        "10s",
-        "--script",
-        script,
-        base,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    wrk(base, lua, connections=2 * arguments.workers, seconds=max(5, arguments.duration // 2))
+    figures = wrk(base, lua, connections=connections, seconds=arguments.duration)
+    return round(figures.rate), figures.p50, figures.p95, figures.p99, figures.errors
 
 
 def _report(results: list[tuple]) -> None:

@@ -60,7 +60,7 @@ BASE_PRICE_FEN = {  # per kg
 def fill(session: Session, *, listings: int, sellers: int = 200, seed: int = 2026) -> None:
     """Add `sellers` verified cooperatives and `listings` listings spread over the whole catalogue."""
     rng = random.Random(seed)
-    seller_ids = _sellers(session, sellers)
+    seller_ids = organisations(session, sellers)
     products = session.scalars(select(Product)).all()
     categories = {c.id: c for c in session.scalars(select(Category))}
     grades = {}
@@ -83,15 +83,21 @@ def fill(session: Session, *, listings: int, sellers: int = 200, seed: int = 202
         _insert(session, batch, documents)
 
 
-def _sellers(session: Session, count: int) -> list[int]:
+_KIND_NAMES = {OrgKind.cooperative: "专业合作社"}
+
+
+def organisations(
+    session: Session, count: int, *, kind: OrgKind = OrgKind.cooperative, series: str = "9B"
+) -> list[int]:
+    """`count` verified organisations of `kind`, their credit codes numbered within `series`."""
     rows = []
     for n in range(count):
-        first_17 = f"93520328MA9B{n:05d}"
+        first_17 = f"93520328MA{series}{n:05d}"
         town = list(TOWNS)[n % len(TOWNS)]
         rows.append(
             {
-                "kind": OrgKind.cooperative,
-                "name_zh": f"湄潭县{TOWNS[town][0]}第{n}专业合作社",
+                "kind": kind,
+                "name_zh": f"湄潭县{TOWNS[town][0]}第{n}{_KIND_NAMES.get(kind, '号采购单位')}",
                 "name_en": "",
                 "credit_code": first_17 + credit_code_check_character(first_17),
                 "legal_representative": "王建国",

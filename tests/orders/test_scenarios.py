@@ -46,7 +46,7 @@ def _story(session, client, provider: str) -> dict:
     )
     tea_order, cabbage_order, chili_order = placed.orders
     if provider == "stripe":
-        payment = services.start_card_payment(session, checkout_id=placed.checkout.id)
+        payment = services.start_card_payment(session, checkout_id=placed.checkout_id)
         session.flush()  # the webhook's request reads through its own session
         payload, signature = webhook(
             f"evt_story_{buyer.id}", "payment_intent.succeeded", {"id": payment.intent_id}
