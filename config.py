@@ -64,6 +64,9 @@ class Config:
     # With a key, buyers may also pay by card through Stripe and sellers get paid to Stripe Connect accounts.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    STRIPE_PUBLISHABLE_KEY = os.environ.get(
+        "STRIPE_PUBLISHABLE_KEY", ""
+    )  # for Stripe.js on the card page
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
 

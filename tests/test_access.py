@@ -116,6 +116,7 @@ EXPECTED_RULES = {
     },
     BUYERS: {
         "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",
+        "orders.pay_by_card",
         "orders_api.create", "orders_api.pay", "orders_api.dispute",
     },
     INSPECTORS: {"orders.accept", "orders_api.accept"},

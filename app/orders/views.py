@@ -2,16 +2,27 @@
 
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from marshmallow import Schema
 
 from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
 from app.db import get_session, transaction
+from app.errors import NotFound
 from app.forms import Form
 from app.i18n import N_
 from app.orders import cart, delivery, queries, services
 from app.orders.models import (
+    PaymentMethod,
     TestOutcome,
     outcome_label,
     outcome_options,
@@ -95,7 +106,11 @@ def show_cart(form: Form | None = None, status: int = 200):
     grouped = cart.lines_by_seller(reads)
     on_account = reads.get(CreditTerms, current_actor().organisation_id) is not None
     return render_template(
-        "orders/cart.html", grouped=grouped, form=form, on_account=on_account
+        "orders/cart.html",
+        grouped=grouped,
+        form=form,
+        on_account=on_account,
+        takes_cards=stripe_gateway() is not None,
     ), status
 
 
@@ -127,12 +142,42 @@ def checkout():
                 unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
             )
         )
+        if placed is not None and data["payment"] == PaymentMethod.card:
+            cart.empty()
+            return redirect(url_for("orders.pay_by_card", checkout_id=placed.checkout_id))
         if placed is not None:
             cart.empty()
             count = len(placed.orders)
             flash(_("%(n)d orders placed, one per seller.", n=count), "success")
             return redirect(url_for("orders.index", side="buying"))
     return show_cart(form, form.status or 422)
+
+
+@bp.get("/checkouts/<int:checkout_id>/card")
+@requires(BUYERS)
+def pay_by_card(checkout_id: int):
+    """Pay a checkout's orders by card with Stripe.js; Stripe's webhook then marks them paid."""
+    orders = queries.checkout_orders(get_session(), checkout_id)
+    if not orders or orders[0].buyer_id != current_actor().organisation_id:
+        raise NotFound(_("Checkout %(id)s does not exist.", id=checkout_id))
+    with transaction() as session:
+        payment = services.start_card_payment(session, checkout_id=checkout_id)
+    response = make_response(
+        render_template(
+            "orders/card.html",
+            orders=orders,
+            payment=payment,
+            publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        )
+    )
+    # Stripe.js must come from Stripe, and its card fields live in Stripe's own frames.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data: https://*.stripe.com; style-src 'self'; "
+        "script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com "
+        "https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; object-src 'none'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    )
+    return response
 
 
 @bp.get("/orders")

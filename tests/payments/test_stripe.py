@@ -1,5 +1,6 @@
 """The Stripe provider, driven through the real stripe library with FakeStripe answering for Stripe."""
 
+import re
 import socket
 from datetime import timedelta
 
@@ -224,3 +225,35 @@ def test_card_payments_are_refused_on_the_embedded_provider(client, session):
 def test_no_test_can_reach_outside_this_machine():
     with pytest.raises(ConnectionRefusedError, match="outside this machine"):
         socket.create_connection(("54.187.174.169", 443), timeout=1)  # api.stripe.com
+
+
+def test_a_buyer_chooses_card_at_checkout_and_gets_stripes_payment_form(
+    client, session, fake_stripe, app
+):
+    buyer = member(kind=OrgKind.supermarket, role=Role.manager)
+    tea = ListingFactory(price_fen=68000)
+    app.config["STRIPE_PUBLISHABLE_KEY"] = "pk_test_agrilink"
+    sign_in(client, buyer.user, buyer.organisation)
+    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
+    cart = client.get("/cart").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
+
+    placed = post_form(
+        client,
+        "/cart/checkout",
+        {
+            "idempotency_key": key,
+            "delivery_point": "收货区",
+            "delivery_date": TOMORROW,
+            "window_start": "08:00",
+            "window_end": "10:00",
+            "payment": "card",
+        },
+    )
+    page = client.get(placed.headers["Location"])
+    app.config["STRIPE_PUBLISHABLE_KEY"] = ""
+
+    [(intent, _key)] = fake_stripe.posted("/v1/payment_intents")
+    assert "刷卡" in cart and intent["amount"] == "68000"
+    assert 'data-secret="pi_' in page.get_data(as_text=True)
+    assert "https://js.stripe.com" in page.headers["Content-Security-Policy"]
