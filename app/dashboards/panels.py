@@ -23,7 +23,8 @@ from app.auth import (
 )
 from app.catalog import queries as catalog
 from app.db import utcnow
-from app.i18n import N_
+from app.i18n import N_, money
+from app.orders import queries as orders
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,13 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
         return [_no_organisation_panel()]
     found = [_verification_panel(actor), _role_panel(actor)]
     if actor.kind in SELLER_KINDS:
-        found.append(_selling_panel(session, actor))
+        found += [_selling_panel(session, actor), _orders_to_ship_panel(session, actor)]
     if actor.kind in BUYER_KINDS:
-        found.append(_buying_panel(session, actor))
+        found += [_buying_panel(session, actor), _deliveries_panel(session, actor)]
     if actor.role in (Role.owner, Role.manager):
         found.append(_team_panel(session, actor))
     if actor.kind == OrgKind.platform:
-        found.append(_review_panel(session))
+        found += [_review_panel(session), _money_panel(session)]
     found.append(_api_panel())
     return [panel for panel in found if panel is not None]
 
@@ -220,6 +221,70 @@ def _buying_panel(session: Session, actor: Actor) -> Panel:
         figure=str(on_sale),
         lines=[_("Listings on sale for you now, with grade, origin and the batch they come from.")],
         actions=[Action(_("Browse the market"), url_for("market.browse"), primary=True)],
+    )
+
+
+def _orders_to_ship_panel(session: Session, actor: Actor) -> Panel:
+    counts = orders.status_counts(session, actor.organisation_id, side="selling")
+    to_ship = counts.get("paid", 0)
+    owed = orders.money_of(session, actor.organisation_id)["owed_to_you_fen"]
+    return Panel(
+        title=_("Orders to ship"),
+        figure=str(to_ship),
+        lines=[
+            _(
+                "%(shipped)d on their way, %(disputed)d disputed. The next payout owes you %(owed)s.",
+                shipped=counts.get("shipped", 0) + counts.get("delivered", 0),
+                disputed=counts.get("disputed", 0),
+                owed=money(owed),
+            )
+        ],
+        actions=[
+            Action(
+                _("Incoming orders"), url_for("orders.index", side="selling"), primary=bool(to_ship)
+            ),
+            Action(_("Money"), url_for("orders.wallet")),
+        ],
+        tone="warning" if to_ship else "neutral",
+    )
+
+
+def _deliveries_panel(session: Session, actor: Actor) -> Panel:
+    counts = orders.status_counts(session, actor.organisation_id, side="buying")
+    arriving = counts.get("shipped", 0) + counts.get("delivered", 0)
+    held = orders.money_of(session, actor.organisation_id)
+    return Panel(
+        title=_("Deliveries to accept"),
+        figure=str(arriving),
+        lines=[
+            _(
+                "Inspect at the gate and accept what is right; the seller is paid only for that. "
+                "Wallet: %(wallet)s.",
+                wallet=money(held["wallet_fen"]),
+            )
+        ],
+        actions=[
+            Action(_("My orders"), url_for("orders.index", side="buying"), primary=bool(arriving)),
+            Action(_("Cart"), url_for("orders.show_cart")),
+            Action(_("Money"), url_for("orders.wallet")),
+        ],
+        tone="warning" if arriving else "neutral",
+    )
+
+
+def _money_panel(session: Session) -> Panel:
+    disputes = len(orders.open_disputes(session))
+    return Panel(
+        title=_("Payments"),
+        figure=str(disputes),
+        lines=[
+            _(
+                "Open disputes to decide. Sellers are owed %(owed)s for the next payout batch.",
+                owed=money(orders.owed_to_sellers(session)),
+            )
+        ],
+        actions=[Action(_("Payments"), url_for("money_admin.overview"), primary=bool(disputes))],
+        tone="warning" if disputes else "neutral",
     )
 
 

@@ -15,6 +15,7 @@ from app.accounts.models import Organisation, User
 from app.auth import SELF_REGISTERING_KINDS, OrgKind, Role, VerificationStatus
 from app.db import transaction
 from app.demo.catalog import seed_catalog
+from app.demo.orders import seed_orders
 
 DEMO_PASSWORD = "meitan2026"  # noqa: S105 - printed for newcomers; demo data only
 MEITAN = "520328"  # the administrative division code of 湄潭县
@@ -266,6 +267,7 @@ def seed_demo(session: Session) -> int:
             admin_id = session.scalar(select(User.id).where(User.phone == demo.people[0].phone))
         by_serial[demo.serial] = organisation
     seed_catalog(session, by_serial)
+    seed_orders(session, by_serial, admin_id)
     return created
 
 

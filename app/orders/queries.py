@@ -161,3 +161,20 @@ def escrow_total(session: Session) -> int:
         LedgerAccount.kind == "escrow"
     )
     return int(session.scalar(query))  # PostgreSQL sums BIGINT as NUMERIC
+
+
+def status_counts(session: Session, organisation_id: int, *, side: str) -> dict[str, int]:
+    """How many of an organisation's orders (as buyer or as seller) are in each state."""
+    party = Order.buyer_id if side == "buying" else Order.seller_id
+    query = (
+        select(Order.status, func.count()).where(party == organisation_id).group_by(Order.status)
+    )
+    return {str(status): count for status, count in session.execute(query)}
+
+
+def owed_to_sellers(session: Session) -> int:
+    """What the next payout batch would pay."""
+    query = select(func.coalesce(func.sum(LedgerAccount.balance_fen), 0)).where(
+        LedgerAccount.kind == "payable"
+    )
+    return int(session.scalar(query))  # PostgreSQL sums BIGINT as NUMERIC

@@ -254,3 +254,39 @@ def test_an_unverified_buyer_can_look_but_not_check_out(client, session):
     response = post_form(client, "/cart/lines", {"listing_id": ListingFactory().id, "quantity": 1})
     assert response.status_code == 403
     assert "等待平台审核" in response.get_data(as_text=True)
+
+
+def test_dashboards_say_what_to_ship_and_what_to_accept(client, session):
+    school = member(kind=OrgKind.school, role=Role.inspector)
+    seller = member(role=Role.manager)
+    _fund(session, school.organisation_id, 1000)
+    tea = ListingFactory(seller=seller.organisation, price_fen=1000)
+    [order] = place_for(session, school, tea)
+
+    sign_in(client, seller.user, seller.organisation, language="en")
+    seller_page = client.get("/dashboard").get_data(as_text=True)
+    post_form(client, f"/orders/{order.id}/ship")
+    sign_in(client, school.user, school.organisation, language="en")
+    school_page = client.get("/dashboard").get_data(as_text=True)
+
+    assert re.search(r"Orders to ship.*?<[^>]*>\s*1\s*<", seller_page, re.S)
+    assert re.search(r"Deliveries to accept.*?<[^>]*>\s*1\s*<", school_page, re.S)
+    assert "Wallet: ¥990.00" in school_page
+
+
+def place_for(session, buyer, listing):
+    from datetime import time
+
+    from app.orders import services
+
+    placed = services.place_orders(
+        session,
+        buyer_id=buyer.organisation_id,
+        buyer_kind=buyer.organisation.kind,
+        actor_id=buyer.user_id,
+        lines=[{"listing_id": listing.id, "quantity": 1}],
+        delivery=services.Delivery(
+            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(6, 30)
+        ),
+    )
+    return placed.orders
