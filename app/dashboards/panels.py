@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.accounts import queries as accounts
 from app.auth import (
     BUYER_KINDS,
+    BUYERS,
     SELLER_KINDS,
     Actor,
     OrgKind,
@@ -253,21 +254,28 @@ def _deliveries_panel(session: Session, actor: Actor) -> Panel:
     counts = orders.status_counts(session, actor.organisation_id, side="buying")
     arriving = counts.get("shipped", 0) + counts.get("delivered", 0)
     held = orders.money_of(session, actor.organisation_id)
+    if held["credit_limit_fen"] is not None:
+        funds = _(
+            "Owed on account: %(owed)s of a %(limit)s limit.",
+            owed=money(held["owed_by_you_fen"]),
+            limit=money(held["credit_limit_fen"]),
+        )
+    else:
+        funds = _("Wallet: %(wallet)s.", wallet=money(held["wallet_fen"]))
+    actions = [
+        Action(_("My orders"), url_for("orders.index", side="buying"), primary=bool(arriving))
+    ]
+    if BUYERS.refusal(actor) is None:  # inspectors accept deliveries but do not shop
+        actions.append(Action(_("Cart"), url_for("orders.show_cart")))
+    actions.append(Action(_("Money"), url_for("orders.wallet")))
     return Panel(
         title=_("Deliveries to accept"),
         figure=str(arriving),
         lines=[
-            _(
-                "Inspect at the gate and accept what is right; the seller is paid only for that. "
-                "Wallet: %(wallet)s.",
-                wallet=money(held["wallet_fen"]),
-            )
+            _("Inspect at the gate and accept what is right; the seller is paid only for that."),
+            funds,
         ],
-        actions=[
-            Action(_("My orders"), url_for("orders.index", side="buying"), primary=bool(arriving)),
-            Action(_("Cart"), url_for("orders.show_cart")),
-            Action(_("Money"), url_for("orders.wallet")),
-        ],
+        actions=actions,
         tone="warning" if arriving else "neutral",
     )
 

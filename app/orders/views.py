@@ -60,7 +60,7 @@ _MOVEMENTS = {
 _ACCOUNTS = {
     "wallet": N_("Wallet"),
     "receivable": N_("On account"),
-    "payable": N_("Owed to you"),
+    "payable": N_("Owed to the seller"),
     "escrow": N_("Held for an order"),
     "fees": N_("Platform fees"),
     "bank": N_("Bank"),
