@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from app.auth import BUYERS, INSPECTORS, PUBLIC, SELLERS, TRADERS, current_actor, requires
 from app.db import get_session, transaction
-from app.errors import NotFound, RuleViolation
+from app.errors import DomainError, NotFound, RuleViolation
 from app.orders import delivery, queries, services
 from app.orders.models import PaymentMethod
 from app.orders.schemas import (
@@ -186,7 +186,7 @@ def stripe_webhook():
     try:
         event = gateway.event(request.get_data(), request.headers.get("Stripe-Signature"))
     except (stripe.SignatureVerificationError, ValueError) as error:
-        raise RuleViolation(
+        raise DomainError(  # 400 Bad Request, what Stripe expects for a payload we refuse
             _("The webhook's signature does not match."), field="Stripe-Signature"
         ) from error
     with transaction() as write:

@@ -1,6 +1,7 @@
 """From paid to accepted: the seller ships and delivers, the buyer's inspectors accept (in full or in part) or
 dispute, and an admin resolves a dispute. Acceptance and resolution share out the money held."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,14 @@ from app import events
 from app.db import utcnow
 from app.errors import RuleViolation
 from app.orders import money
-from app.orders.models import Dispute, Inspection, Order, OrderStatus, TestOutcome
+from app.orders.models import (
+    Dispute,
+    Inspection,
+    InspectionPhoto,
+    Order,
+    OrderStatus,
+    TestOutcome,
+)
 from app.orders.services import order_of, record_step
 from app.uploads import UploadKind, store_upload
 
@@ -62,7 +70,7 @@ def accept_order(
     test_outcome: TestOutcome,
     weights: str = "",
     note: str = "",
-    photo: tuple[str, bytes] | None = None,
+    photos: Sequence[tuple[str, bytes]] = (),
     folder: Path | None = None,
     now: datetime | None = None,
 ) -> Order:
@@ -81,18 +89,18 @@ def accept_order(
         signed_by_id=actor_id,
         signed_at=now,
     )
-    if photo is not None:
-        filename, data = photo
-        inspection.photo = store_upload(
+    for filename, data in photos:
+        upload = store_upload(
             session,
             organisation_id=buyer_id,
             kind=UploadKind.photo,
             filename=filename,
             data=data,
             folder=folder,
-            field="photo",
+            field="photos",
             now=now,
         )
+        inspection.photos.append(InspectionPhoto(upload=upload))
     order.inspection = inspection
     order.move_to(OrderStatus.accepted)
     order.accepted_at = now

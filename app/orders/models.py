@@ -166,13 +166,29 @@ class Inspection(Base):
     weights: Mapped[str] = mapped_column(String(500), default="")  # what the scales said
     test_outcome: Mapped[TestOutcome]
     note: Mapped[str] = mapped_column(Text, default="")
-    photo_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
     signed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="inspection")
-    photo: Mapped[Upload | None] = relationship()
+    photos: Mapped[list["InspectionPhoto"]] = relationship(
+        back_populates="inspection", order_by="InspectionPhoto.id", cascade="all, delete-orphan"
+    )
     signed_by: Mapped[User] = relationship()
+
+
+class InspectionPhoto(Base):
+    """A photo the inspectors took at the gate (the scales, a spoiled crate)."""
+
+    __tablename__ = "inspection_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"))
+
+    inspection: Mapped[Inspection] = relationship(back_populates="photos")
+    upload: Mapped[Upload] = relationship()
 
 
 class Dispute(Base):

@@ -8,7 +8,7 @@ from app.accounts.models import Organisation
 from app.auth import BUYER_KINDS, VerificationStatus
 from app.db import Page
 from app.errors import NotFound
-from app.orders.models import Dispute, Inspection, Order, OrderLine, OrderStatus
+from app.orders.models import Dispute, Inspection, InspectionPhoto, Order, OrderLine, OrderStatus
 from app.payments import ledger
 from app.payments.models import (
     BankTransfer,
@@ -25,7 +25,9 @@ ORDER_LOADS = (
     selectinload(Order.buyer),
     selectinload(Order.seller),
     selectinload(Order.inspection).selectinload(Inspection.signed_by),
-    selectinload(Order.inspection).selectinload(Inspection.photo),
+    selectinload(Order.inspection)
+    .selectinload(Inspection.photos)
+    .selectinload(InspectionPhoto.upload),
     selectinload(Order.dispute),
 )
 

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
@@ -159,6 +160,11 @@ class OrderLineSchema(Schema):
 
 class InspectionSchema(Schema):
     inspectors = fields.String()
+    photos = fields.Function(
+        lambda inspection: [
+            url_for("files.serve", token=photo.upload.token) for photo in inspection.photos
+        ]
+    )
     weights = fields.String()
     test_outcome = fields.Enum(TestOutcome)
     note = fields.String()

@@ -296,7 +296,9 @@ def deliver(order_id: int):
 def accept(order_id: int):
     """The buyer's inspectors sign off what they accept, with weights, the test and a photo."""
     actor = current_actor()
-    photo = request.files.get("photo")
+    photos = [
+        (file.filename, file.read()) for file in request.files.getlist("photos") if file.filename
+    ]
 
     def sign_off(session, data):
         accepted = dict(zip(data.pop("line_id"), data.pop("accepted_quantity"), strict=False))
@@ -306,7 +308,7 @@ def accept(order_id: int):
             actor_id=actor.user_id,
             order_id=order_id,
             accepted=accepted,
-            photo=(photo.filename, photo.read()) if photo and photo.filename else None,
+            photos=photos,
             folder=upload_folder(),
             **data,
         )

@@ -530,3 +530,30 @@ def test_the_delivery_date_must_not_have_passed(session, school, buyer_user):
     with pytest.raises(RuleViolation) as refused:
         place(session, school, buyer_user, [(ListingFactory(), 1)], delivery=yesterday)
     assert refused.value.field == "delivery_date"
+
+
+def test_flask_ledger_check_passes_on_balanced_books_and_names_what_is_wrong(
+    app, session, school, admin
+):
+    from sqlalchemy import update
+
+    from app.payments.models import LedgerAccount
+
+    confirm_bank_transfer(
+        session,
+        actor_id=admin.id,
+        organisation_id=school.id,
+        reference="CLI-1",
+        amount_fen=500,
+        received_on=TOMORROW,
+    )
+    session.flush()
+    runner = app.test_cli_runner()
+    balanced = runner.invoke(args=["ledger", "check"])
+    session.execute(update(LedgerAccount).where(LedgerAccount.code == "bank").values(balance_fen=0))
+    session.flush()
+    broken = runner.invoke(args=["ledger", "check"])
+
+    assert (balanced.exit_code, balanced.output.strip()) == (0, "ledger: the books balance")
+    assert broken.exit_code == 1
+    assert "balance: bank shows 0 fen but its entries sum to -500" in broken.output

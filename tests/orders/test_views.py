@@ -144,7 +144,10 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
             "weights": "48.1 kg",
             "test_outcome": "passed",
             "note": "2 kg 黄叶",
-            "photo": (io.BytesIO(jpeg_with_gps((800, 600))), "gate.jpg"),
+            "photos": [
+                (io.BytesIO(jpeg_with_gps((800, 600))), "scales.jpg"),
+                (io.BytesIO(jpeg_with_gps((640, 480))), "crate.jpg"),
+            ],
         },
         content_type="multipart/form-data",
     )
@@ -157,7 +160,7 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
     assert batch.code in note and f"/t/{batch.code}/qr.svg" in note
     assert accepted.status_code == 302
     session.refresh(order)
-    assert order.status == OrderStatus.accepted and order.inspection.photo is not None
+    assert order.status == OrderStatus.accepted and len(order.inspection.photos) == 2
     assert "李老师、王师傅" in page and "¥144.00" in page and "¥6.00" in page
 
 
