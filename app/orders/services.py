@@ -84,28 +84,20 @@ def place_orders(
     holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
     orders = []
     for offered in by_seller.values():
-        lines = _take_stock(session, offered, wanted)
         order = Order(
             checkout_id=checkout_id,
             buyer=buyer,
             seller=offered[0].seller,
             placed_by_id=actor_id,
             payment=payment,
-            status=OrderStatus.paid if holding else OrderStatus.placed,
-            total_fen=sum(line.amount_fen for line in lines),
             fee_bps=fee_bps,
-            delivery_point=delivery.point,
-            delivery_date=delivery.day,
-            window_start=delivery.window_start,
-            window_end=delivery.window_end,
-            note=delivery.note,
             placed_at=now,
-            paid_at=now if holding else None,
-            expires_at=None if holding else now + timedelta(minutes=unpaid_minutes),
-            lines=lines,
+            lines=_take_stock(session, offered, wanted),
             inspection=None,
             dispute=None,
+            **_terms(delivery, holding, now, unpaid_minutes),
         )
+        order.total_fen = sum(line.amount_fen for line in order.lines)
         session.add(order)
         session.flush()  # the order's id names its stock movements, its event and its escrow
         _move_stock(session, StockKind.ordered, order, actor_id, now)
@@ -114,6 +106,20 @@ def place_orders(
     if holding:
         _hold_all(session, orders, actor_id)
     return Placed(checkout_id, orders, replayed=False)
+
+
+def _terms(delivery: Delivery, holding: bool, now: datetime, unpaid_minutes: int) -> dict:
+    """A new order's delivery and payment columns: paid now, or waiting for payment until it expires."""
+    return {
+        "delivery_point": delivery.point,
+        "delivery_date": delivery.day,
+        "window_start": delivery.window_start,
+        "window_end": delivery.window_end,
+        "note": delivery.note,
+        "status": OrderStatus.paid if holding else OrderStatus.placed,
+        "paid_at": now if holding else None,
+        "expires_at": None if holding else now + timedelta(minutes=unpaid_minutes),
+    }
 
 
 def _merged(lines: list[dict]) -> dict[int, int]:
