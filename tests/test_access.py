@@ -116,7 +116,7 @@ EXPECTED_RULES = {
     },
     BUYERS: {
         "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",
-        "orders.pay_by_card",
+        "orders.pay_by_card", "orders.start_card_payment",
         "orders_api.create", "orders_api.pay", "orders_api.dispute",
     },
     INSPECTORS: {"orders.accept", "orders_api.accept"},

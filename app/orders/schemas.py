@@ -1,13 +1,16 @@
 """What buyers, sellers and admins send about orders and money, and what they get back."""
 
+from collections.abc import Mapping
 from datetime import date
 
 from flask import url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.accounts.schemas import Text
 from app.catalog.schemas import MAX_QUANTITY, Yuan
+from app.errors import RuleViolation
 from app.orders.models import OrderStatus, PaymentMethod, TestOutcome
 from app.web import ID_RANGE, PAGE_RANGE
 
@@ -102,12 +105,29 @@ class AcceptOrderSchema(InspectionFieldsSchema):
 
 
 class AcceptOrderForm(InspectionFieldsSchema):
-    """The page's form: each line's id and accepted quantity come as two lists in the same order."""
+    """The page's form: each line's accepted quantity comes as `accepted-<line id>`, read by
+    accepted_quantities() (the field names depend on the order)."""
 
-    line_id = fields.List(fields.Integer(validate=ID_RANGE), load_default=list)
-    accepted_quantity = fields.List(
-        fields.Integer(validate=validate.Range(min=0, max=MAX_QUANTITY)), load_default=list
-    )
+    class Meta:
+        unknown = EXCLUDE
+
+
+ACCEPTED_PREFIX = "accepted-"
+
+
+def accepted_quantities(form: Mapping[str, str], line_ids: list[int]) -> dict[int, int]:
+    """Each line's accepted quantity from the page's form; a line left blank or unreadable is refused on
+    its own field, never taken as "all of it"."""
+    accepted = {}
+    for line_id in line_ids:
+        typed = form.get(f"{ACCEPTED_PREFIX}{line_id}", "").strip()
+        if not typed.isdigit() or int(typed) > MAX_QUANTITY:
+            raise RuleViolation(
+                _("Enter how much of this line you accept: a whole number, 0 for none."),
+                field=f"lines.{line_id}",
+            )
+        accepted[line_id] = int(typed)
+    return accepted
 
 
 class AddToCartForm(Schema):

@@ -314,14 +314,25 @@ def _hold_all(session, orders: list[Order], actor_id) -> None:
 
 
 def start_card_payment(session: Session, *, checkout_id: int, now: datetime | None = None):
-    """The card payment for a checkout's orders still waiting for it (a PaymentIntent, made once)."""
-    orders = session.scalars(select(Order).where(Order.checkout_id == checkout_id)).all()
+    """The card payment for a checkout's card orders still waiting for it (a PaymentIntent, made once)."""
+    existing = card.card_payment_of(session, checkout_id)
+    if existing is not None:
+        return existing
+    waiting = session.scalars(
+        select(Order).where(
+            Order.checkout_id == checkout_id,
+            Order.payment == PaymentMethod.card,
+            Order.status == OrderStatus.placed,
+        )
+    ).all()
+    if not waiting:
+        raise Conflict(_("Nothing in checkout %(id)s waits for a card payment.", id=checkout_id))
     return card.start_card_payment(
         session,
         stripe_gateway(),
         checkout_id=checkout_id,
-        buyer_id=orders[0].buyer_id,
-        amount_fen=sum(order.total_fen for order in orders),
+        buyer_id=waiting[0].buyer_id,
+        amount_fen=sum(order.total_fen for order in waiting),
         now=now,
     )
 
@@ -345,7 +356,7 @@ def card_payment_succeeded(session: Session, *, intent_id: str, now: datetime | 
             order.paid_at, order.expires_at = now, None
             money.card_paid(session, order, intent_id=intent_id)
             record_step(session, "order.paid", order, None, now, payment=str(order.payment))
-        elif order.status == OrderStatus.cancelled:
+        else:  # cancelled (or expired) before the money arrived: it goes straight back
             money.refund_late_card_payment(session, order)
             record_step(
                 session, "order.refunded", order, None, now, reason="paid after cancellation"
@@ -367,6 +378,13 @@ def pay_order(
     order = order_of(session, order_id, buyer_id, side="buyer")
     if payment in (PaymentMethod.later, PaymentMethod.card):
         raise RuleViolation(_("Choose how to pay: wallet or on account."), field="payment")
+    if (
+        order.payment == PaymentMethod.card
+    ):  # its card payment may still arrive: it would be paid twice
+        raise Conflict(
+            _("Order %(id)s is being paid by card; finish the card payment.", id=order.id),
+            field="payment",
+        )
     order.move_to(OrderStatus.paid)
     order.payment, order.paid_at, order.expires_at = payment, now, None
     money.hold(session, order, actor_id=actor_id)

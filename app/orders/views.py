@@ -37,6 +37,7 @@ from app.orders.schemas import (
     DisputeSchema,
     OrderQuerySchema,
     PayOrderSchema,
+    accepted_quantities,
 )
 from app.payments import card
 from app.payments.models import CreditTerms, StripeAccount
@@ -144,7 +145,7 @@ def checkout():
         )
         if placed is not None and data["payment"] == PaymentMethod.card:
             cart.empty()
-            return redirect(url_for("orders.pay_by_card", checkout_id=placed.checkout_id))
+            return start_card_payment(placed.checkout_id)
         if placed is not None:
             cart.empty()
             count = len(placed.orders)
@@ -157,16 +158,13 @@ def checkout():
 @requires(BUYERS)
 def pay_by_card(checkout_id: int):
     """Pay a checkout's orders by card with Stripe.js; Stripe's webhook then marks them paid."""
-    orders = queries.checkout_orders(get_session(), checkout_id)
-    if not orders or orders[0].buyer_id != current_actor().organisation_id:
-        raise NotFound(_("Checkout %(id)s does not exist.", id=checkout_id))
-    with transaction() as session:
-        payment = services.start_card_payment(session, checkout_id=checkout_id)
+    reads = get_session()
+    orders = _own_checkout(reads, checkout_id)
     response = make_response(
         render_template(
             "orders/card.html",
             orders=orders,
-            payment=payment,
+            payment=card.card_payment_of(reads, checkout_id),
             publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         )
     )
@@ -178,6 +176,23 @@ def pay_by_card(checkout_id: int):
         "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
     )
     return response
+
+
+@bp.post("/checkouts/<int:checkout_id>/card")
+@requires(BUYERS)
+def start_card_payment(checkout_id: int):
+    """Ask Stripe for the checkout's card payment (again, if it could not be reached at checkout)."""
+    _own_checkout(get_session(), checkout_id)
+    with transaction() as session:
+        services.start_card_payment(session, checkout_id=checkout_id)
+    return redirect(url_for("orders.pay_by_card", checkout_id=checkout_id))
+
+
+def _own_checkout(reads, checkout_id: int):
+    orders = queries.checkout_orders(reads, checkout_id)
+    if not orders or orders[0].buyer_id != current_actor().organisation_id:
+        raise NotFound(_("Checkout %(id)s does not exist.", id=checkout_id))
+    return orders
 
 
 @bp.get("/orders")
@@ -301,7 +316,8 @@ def accept(order_id: int):
     ]
 
     def sign_off(session, data):
-        accepted = dict(zip(data.pop("line_id"), data.pop("accepted_quantity"), strict=False))
+        order = queries.order_for(session, order_id, actor.organisation_id)
+        accepted = accepted_quantities(request.form, [line.id for line in order.lines])
         return delivery.accept_order(
             session,
             buyer_id=actor.organisation_id,

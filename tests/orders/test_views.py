@@ -1,12 +1,13 @@
 import io
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
+from app.orders import delivery, services
 from app.orders.models import Order, OrderStatus
 from app.payments import ledger
 from app.payments.services import confirm_bank_transfer
@@ -138,8 +139,7 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
         client,
         f"/orders/{order.id}/accept",
         {
-            "line_id": str(order.lines[0].id),
-            "accepted_quantity": "48",
+            f"accepted-{order.lines[0].id}": "48",
             "inspectors": "李老师、王师傅",
             "weights": "48.1 kg",
             "test_outcome": "passed",
@@ -181,8 +181,7 @@ def test_accepting_more_than_shipped_on_the_page_says_so_on_the_line(client, ses
         client,
         f"/orders/{order.id}/accept",
         {
-            "line_id": str(order.lines[0].id),
-            "accepted_quantity": "6",
+            f"accepted-{order.lines[0].id}": "6",
             "inspectors": "李老师",
             "test_outcome": "passed",
         },
@@ -281,10 +280,6 @@ def test_dashboards_say_what_to_ship_and_what_to_accept(client, session):
 
 
 def place_for(session, buyer, listing):
-    from datetime import time
-
-    from app.orders import services
-
     placed = services.place_orders(
         session,
         buyer_id=buyer.organisation_id,
@@ -296,3 +291,45 @@ def place_for(session, buyer, listing):
         ),
     )
     return placed.orders
+
+
+def test_a_line_left_blank_at_the_gate_is_refused_not_taken_as_all_of_it(client, session):
+    school = member(kind=OrgKind.school, role=Role.owner)
+    _fund(session, school.organisation_id, 1000)
+    seller = member(role=Role.manager)
+    tea = ListingFactory(seller=seller.organisation, price_fen=1000)
+    chili = ListingFactory(seller=seller.organisation, product_code="chaotian_chili", price_fen=100)
+    placed = services.place_orders(
+        session,
+        buyer_id=school.organisation_id,
+        buyer_kind=school.organisation.kind,
+        actor_id=school.user_id,
+        lines=[{"listing_id": tea.id, "quantity": 50}, {"listing_id": chili.id, "quantity": 10}],
+        delivery=services.Delivery(
+            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(7)
+        ),
+    )
+    [order] = placed.orders
+    delivery.ship_order(
+        session, seller_id=seller.organisation_id, actor_id=seller.user_id, order_id=order.id
+    )
+    session.flush()  # the page reads through its own session
+    tea_line, chili_line = order.lines
+    sign_in(client, school.user, school.organisation)
+
+    response = post_form(
+        client,
+        f"/orders/{order.id}/accept",
+        {
+            f"accepted-{tea_line.id}": "",
+            f"accepted-{chili_line.id}": "10",
+            "inspectors": "李老师",
+            "test_outcome": "passed",
+        },
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "请填写这一行验收的数量" in page
+    session.refresh(order)
+    assert order.status == OrderStatus.shipped and order.accepted_fen is None
