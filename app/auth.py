@@ -229,6 +229,12 @@ INSPECTORS = member_of(
     N_("a verified buyer's inspectors"), BUYER_KINDS, [Role.owner, Role.manager, Role.inspector]
 )
 TRADERS = member_of(N_("verified buyers and sellers"), BUYER_KINDS | SELLER_KINDS)
+# Who may call an order off: the people who buy or sell for the organisation, not its inspectors or hosts.
+ORDER_STAFF = member_of(
+    N_("owners, managers and staff of verified buyers and sellers"),
+    BUYER_KINDS | SELLER_KINDS,
+    [Role.owner, Role.manager, Role.staff],
+)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

@@ -14,6 +14,7 @@ from app.auth import (
     BUYERS,
     INSPECTORS,
     MEMBER,
+    ORDER_STAFF,
     ORG_MANAGERS,
     PLATFORM_ADMIN,
     PUBLIC,
@@ -121,9 +122,10 @@ EXPECTED_RULES = {
     },
     INSPECTORS: {"orders.accept", "orders_api.accept"},
     TRADERS: {
-        "orders.index", "orders.detail", "orders.cancel", "orders.delivery_note", "orders.receipt",
-        "orders.wallet", "orders_api.index", "orders_api.detail", "orders_api.cancel", "orders_api.wallet",
+        "orders.index", "orders.detail", "orders.delivery_note", "orders.receipt",
+        "orders.wallet", "orders_api.index", "orders_api.detail", "orders_api.wallet",
     },
+    ORDER_STAFF: {"orders.cancel", "orders_api.cancel"},
     PLATFORM_ADMIN: {
         "admin.organisations", "admin.organisation", "admin.verify", "admin.reject", "admin.events",
         "accounts_api.organisation_list", "accounts_api.verify", "accounts_api.reject",

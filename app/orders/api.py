@@ -5,7 +5,16 @@ from flask import current_app, request
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from app.auth import BUYERS, INSPECTORS, PUBLIC, SELLERS, TRADERS, current_actor, requires
+from app.auth import (
+    BUYERS,
+    INSPECTORS,
+    ORDER_STAFF,
+    PUBLIC,
+    SELLERS,
+    TRADERS,
+    current_actor,
+    requires,
+)
 from app.db import get_session, transaction
 from app.errors import DomainError, NotFound, RuleViolation
 from app.orders import delivery, queries, services
@@ -123,7 +132,7 @@ def pay(data, order_id: int):
 @blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
 @blp.arguments(CancelOrderSchema)
 @blp.response(200, OrderSchema)
-@requires(TRADERS)
+@requires(ORDER_STAFF)
 def cancel(data, order_id: int):
     """Cancel an order not yet shipped (buyer or seller): the stock and any money held go back."""
     return _step(

@@ -105,7 +105,9 @@ def accept_order(
     order.move_to(OrderStatus.accepted)
     order.accepted_at = now
     seller_fen = sum(line.accepted_quantity * line.price_fen for line in order.lines)
-    money.share_out(session, order, seller_fen=seller_fen, step="accept", actor_id=actor_id)
+    if money.share_out(session, order, seller_fen=seller_fen, step="accept", actor_id=actor_id):
+        order.move_to(OrderStatus.completed)
+        order.completed_at = now
     money.invoice(session, order, now=now)
     record_step(
         session,
@@ -188,7 +190,9 @@ def resolve_dispute(
     dispute.refund_fen, dispute.resolution = refund_fen, resolution
     dispute.resolved_by_id, dispute.resolved_at = actor_id, now
     seller_fen = order.total_fen - refund_fen
-    money.share_out(session, order, seller_fen=seller_fen, step="resolve", actor_id=actor_id)
+    if money.share_out(session, order, seller_fen=seller_fen, step="resolve", actor_id=actor_id):
+        order.move_to(OrderStatus.completed)
+        order.completed_at = now
     money.invoice(session, order, now=now)
     record_step(session, "order.resolved", order, actor_id, now, refund_fen=refund_fen)
     return order

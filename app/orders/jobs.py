@@ -2,15 +2,18 @@
 
 from datetime import datetime
 
-from app.db import transaction
+from app.db import get_session, transaction
 from app.jobs import Job
 from app.orders import payouts, services
 
 
 def expire_unpaid_orders(now: datetime | None = None) -> dict[str, int]:
-    """Cancel orders not paid in time; their stock goes back on sale."""
-    with transaction() as session:
-        return {"cancelled": services.expire_unpaid_orders(session, now=now)}
+    """Cancel orders not paid in time, each in its own transaction; their stock goes back on sale."""
+    cancelled = 0
+    for order_id in services.unpaid_past_their_time(get_session(), now=now):
+        with transaction() as session:
+            cancelled += services.expire_unpaid_order(session, order_id=order_id, now=now)
+    return {"cancelled": cancelled}
 
 
 def remind_due_invoices(now: datetime | None = None) -> dict[str, int]:

@@ -70,8 +70,10 @@ def fee_of(seller_fen: int, fee_bps: int) -> int:
 
 def share_out(
     session: Session, order: Order, *, seller_fen: int, step: str, actor_id: int | None
-) -> None:
-    """Pay the seller `seller_fen` less the fee, and give the rest of what is held back to the buyer."""
+) -> bool:
+    """Pay the seller `seller_fen` less the fee, and give the rest of what is held back to the buyer.
+    True when the seller's share has already left the platform (a card sale transferred to its Connect
+    account); otherwise it waits in the seller's payable for the next payout batch."""
     fee = fee_of(seller_fen, order.fee_bps)
     refund = order.total_fen - seller_fen
     ledger.post(
@@ -89,7 +91,7 @@ def share_out(
     )
     order.accepted_fen, order.fee_fen, order.refunded_fen = seller_fen, fee, refund
     _refund_card(session, order, refund, step)
-    _transfer_card_money(session, order, seller_fen - fee)
+    return _transfer_card_money(session, order, seller_fen - fee)
 
 
 def card_paid(session: Session, order: Order, *, intent_id: str) -> None:
@@ -118,14 +120,14 @@ def _refund_card(session: Session, order: Order, amount_fen: int, step: str) -> 
     )
 
 
-def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> None:
+def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> bool:
     """Send a card order's seller share to the seller's Connect account, if it has one that can be paid;
     otherwise it waits in the payable for the next payout batch."""
     if order.payment != PaymentMethod.card or amount_fen <= 0:
-        return
+        return False
     destination = card.transfer_destination(session, order.seller_id)
     if destination is None:
-        return
+        return False
     stripe_gateway().transfer(
         account_id=destination,
         amount_fen=amount_fen,
@@ -140,6 +142,7 @@ def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> Non
         memo=destination,
         moves={ledger.payable(order.seller_id): -amount_fen, ledger.STRIPE: amount_fen},
     )
+    return True
 
 
 def invoice(session: Session, order: Order, *, now: datetime) -> Invoice | None:

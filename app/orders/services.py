@@ -82,6 +82,7 @@ def place_orders(
         by_seller[listing.organisation_id].append(listing)
     buyer = session.get(Organisation, buyer_id)
     holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
+    lines = _take_stock(session, listings, wanted)
     orders = []
     for offered in by_seller.values():
         order = Order(
@@ -92,7 +93,7 @@ def place_orders(
             payment=payment,
             fee_bps=fee_bps,
             placed_at=now,
-            lines=_take_stock(session, offered, wanted),
+            lines=[lines[listing.id] for listing in offered],
             inspection=None,
             dispute=None,
             **_terms(delivery, holding, now, unpaid_minutes),
@@ -219,11 +220,14 @@ def _listings_for(
 
 
 def _take_stock(
-    session: Session, offered: list[Listing], wanted: dict[int, int]
-) -> list[OrderLine]:
-    """Take each line's quantity from its listing, at the listing's price this moment."""
-    lines = []
-    for listing in offered:
+    session: Session, listings: list[Listing], wanted: dict[int, int]
+) -> dict[int, OrderLine]:
+    """Take each listing's quantity at its price this moment: the order lines, by listing.
+
+    Listings are locked in id order, as every writer of stock does, so two checkouts (or a checkout and a
+    cancellation) never each hold a row the other waits for."""
+    lines = {}
+    for listing in sorted(listings, key=lambda listing: listing.id):
         quantity = wanted[listing.id]
         price_fen = session.scalar(
             update(Listing)
@@ -244,15 +248,13 @@ def _take_stock(
         )
         if price_fen is None:
             raise Conflict(_out_of_stock(session, listing), field="quantity")
-        lines.append(
-            OrderLine(
-                listing_id=listing.id,
-                batch=listing.batch,
-                title=listing.title,
-                unit_code=listing.unit_code,
-                quantity=quantity,
-                price_fen=price_fen,
-            )
+        lines[listing.id] = OrderLine(
+            listing_id=listing.id,
+            batch=listing.batch,
+            title=listing.title,
+            unit_code=listing.unit_code,
+            quantity=quantity,
+            price_fen=price_fen,
         )
     return lines
 
@@ -411,9 +413,8 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
     was_paid = order.holds_money
     order.move_to(OrderStatus.cancelled)
     order.cancelled_at, order.cancel_reason, order.expires_at = now, reason, None
-    if was_paid:
-        money.release(session, order, step="cancel", actor_id=actor_id)
-    for line in order.lines:
+    # Stock before money, listings in id order: the order in which a checkout takes its locks.
+    for line in sorted(order.lines, key=lambda line: line.listing_id):
         session.execute(
             update(Listing)
             .where(Listing.id == line.listing_id)
@@ -424,22 +425,40 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
         session.refresh(listing, ["quantity", "status"])
         listing.settle_status(now)
     _move_stock(session, StockKind.released, order, actor_id, now)
+    if was_paid:
+        money.release(session, order, step="cancel", actor_id=actor_id)
     record_step(session, "order.cancelled", order, actor_id, now, reason=reason)
     return order
 
 
-def expire_unpaid_orders(session: Session, *, now: datetime | None = None) -> int:
-    """Cancel orders left unpaid past their time, giving their stock back; how many were cancelled."""
+def unpaid_past_their_time(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Orders still unpaid after their time ran out."""
     now = now or utcnow()
-    due = session.scalars(
-        select(Order)
-        .where(Order.status == OrderStatus.placed, Order.expires_at <= now)
-        .order_by(Order.id)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for order in due:
-        _cancel(session, order, None, _("Not paid in time."), now)
-    return len(due)
+    query = select(Order.id).where(Order.status == OrderStatus.placed, Order.expires_at <= now)
+    return list(session.scalars(query.order_by(Order.id)))
+
+
+def expire_unpaid_order(session: Session, *, order_id: int, now: datetime | None = None) -> bool:
+    """Cancel one order left unpaid past its time, giving its stock back; False if it was paid (or
+    cancelled) meanwhile."""
+    now = now or utcnow()
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+    )
+    if order is None or order.status != OrderStatus.placed or order.expires_at > now:
+        return False
+    _cancel(session, order, None, _("Not paid in time."), now)
+    return True
+
+
+def expire_unpaid_orders(session: Session, *, now: datetime | None = None) -> int:
+    """Cancel every order left unpaid past its time (tests and one-off use; the job takes one per
+    transaction); how many were cancelled."""
+    now = now or utcnow()
+    return sum(
+        expire_unpaid_order(session, order_id=order_id, now=now)
+        for order_id in unpaid_past_their_time(session, now=now)
+    )
 
 
 def order_of(session: Session, order_id: int, organisation_id: int, *, side: str = "") -> Order:

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from marshmallow import Schema
 
-from app.auth import BUYERS, INSPECTORS, SELLERS, TRADERS, current_actor, requires
+from app.auth import BUYERS, INSPECTORS, ORDER_STAFF, SELLERS, TRADERS, current_actor, requires
 from app.db import get_session, transaction
 from app.errors import NotFound
 from app.forms import Form
@@ -255,7 +255,7 @@ def pay(order_id: int):
 
 
 @bp.post("/orders/<int:order_id>/cancel")
-@requires(TRADERS)
+@requires(ORDER_STAFF)
 def cancel(order_id: int):
     """Cancel an order not yet shipped."""
     actor = current_actor()

@@ -76,8 +76,10 @@ def confirm_bank_transfer(
         confirmed_at=now,
     )
     session.add(transfer)
-    owed = -min(0, ledger.balance(session, ledger.receivable(organisation_id)))
-    to_debt = min(owed, amount_fen)
+    # Money goes first to the invoices the buyer owes; an order on account that is not yet accepted (and
+    # so not yet invoiced) is not owed yet, and the rest of the transfer is the buyer's to spend.
+    open_invoices = _open_invoices(session, organisation_id)
+    to_debt = min(sum(bill.amount_fen - bill.paid_fen for bill in open_invoices), amount_fen)
     ledger.post(
         session,
         key=f"bank:{reference}",
@@ -90,7 +92,7 @@ def confirm_bank_transfer(
             ledger.wallet(organisation_id): amount_fen - to_debt,
         },
     )
-    _apply_to_invoices(session, organisation_id, to_debt, now)
+    _apply_to_invoices(open_invoices, to_debt, now)
     events.record(
         session,
         "payment.transfer_confirmed",
@@ -103,13 +105,20 @@ def confirm_bank_transfer(
     return transfer
 
 
-def _apply_to_invoices(session: Session, buyer_id: int, amount_fen: int, now: datetime) -> None:
-    """Pay the buyer's open invoices with `amount_fen`, the one due first first."""
-    open_invoices = session.scalars(
-        select(Invoice)
-        .where(Invoice.buyer_id == buyer_id, Invoice.paid_at.is_(None))
-        .order_by(Invoice.due_on, Invoice.id)
+def _open_invoices(session: Session, buyer_id: int) -> list[Invoice]:
+    """The buyer's unpaid invoices, the one due first first, locked until the transaction ends."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(Invoice.buyer_id == buyer_id, Invoice.paid_at.is_(None))
+            .order_by(Invoice.due_on, Invoice.id)
+            .with_for_update()
+        )
     )
+
+
+def _apply_to_invoices(open_invoices: list[Invoice], amount_fen: int, now: datetime) -> None:
+    """Pay the open invoices with `amount_fen`, in the order given."""
     for bill in open_invoices:
         if amount_fen <= 0:
             return

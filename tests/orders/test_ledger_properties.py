@@ -187,7 +187,7 @@ class OrderLife(RuleBasedStateMachine):
     def a_settled_order_splits_exactly_what_was_paid(self):
         for order_id in self.orders:
             order = self.session.get(Order, order_id)
-            if order.status in (OrderStatus.accepted, OrderStatus.resolved):
+            if order.status in (OrderStatus.accepted, OrderStatus.resolved, OrderStatus.completed):
                 assert order.accepted_fen + order.refunded_fen == order.total_fen
                 assert 0 <= order.fee_fen <= order.accepted_fen
 

@@ -93,11 +93,13 @@ def _set_up(database_url: str, *, buyers: int, stock: int, wallet_fen: int):
     return app, listing_id, tokens
 
 
-def _order(base: str, token: str, listing_id: int, quantity: int = 1, key: str | None = None):
+def _order(base: str, token: str, listing_id, quantity: int = 1, key: str | None = None):
+    """POST an order for `quantity` of a listing (or of each of several listings, in the order given)."""
     host, port = base.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    listing_ids = listing_id if isinstance(listing_id, list) else [listing_id]
     body = {
-        "lines": [{"listing_id": listing_id, "quantity": quantity}],
+        "lines": [{"listing_id": one, "quantity": quantity} for one in listing_ids],
         "delivery_point": "超市收货区",
         "delivery_date": TOMORROW,
         "window_start": "08:00",
@@ -216,5 +218,52 @@ def test_a_worker_killed_mid_checkout_leaves_no_half_written_order(empty_databas
         assert -taken == ordered
         assert reads.get(Listing, listing_id).quantity == stock - ordered
         assert reads.scalar(select(func.count()).where(Order.status != OrderStatus.paid)) == 0
+        assert problems(reads) == []
+    app.extensions["agrilink.db"].dispose()
+
+
+def test_carts_naming_two_listings_in_opposite_orders_never_deadlock(empty_database_url):
+    app, first, tokens = _set_up(empty_database_url, buyers=40, stock=10_000, wallet_fen=10**7)
+    with app.app_context(), transaction() as session:
+        twin = Listing(
+            **{
+                column: getattr(session.get(Listing, first), column)
+                for column in (
+                    "organisation_id",
+                    "product_id",
+                    "category_id",
+                    "grade_id",
+                    "unit_code",
+                )
+            },
+            title="湄潭翠芽 一级 第二批",
+            price_fen=1000,
+            price_per_kg_fen=1000,
+            quantity=10_000,
+            status=ListingStatus.active,
+        )
+        session.add(twin)
+        session.flush()  # its id goes into the carts
+        second = twin.id
+    start = threading.Barrier(len(tokens))
+    statuses = []
+
+    def buy(n: int, token: str) -> None:
+        start.wait()
+        statuses.append(
+            _order(server.base, token, [first, second] if n % 2 else [second, first])[0]
+        )
+
+    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+        threads = [threading.Thread(target=buy, args=pair) for pair in enumerate(tokens)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert statuses == [201] * 40
+    with app.app_context():
+        reads = get_session()
+        assert reads.get(Listing, first).quantity == reads.get(Listing, second).quantity == 9_960
         assert problems(reads) == []
     app.extensions["agrilink.db"].dispose()

@@ -557,3 +557,26 @@ def test_flask_ledger_check_passes_on_balanced_books_and_names_what_is_wrong(
     assert (balanced.exit_code, balanced.output.strip()) == (0, "ledger: the books balance")
     assert broken.exit_code == 1
     assert "balance: bank shows 0 fen but its entries sum to -500" in broken.output
+
+
+def test_a_transfer_while_an_order_on_account_awaits_delivery_funds_the_wallet(
+    session, school, buyer_user, admin
+):
+    set_credit_terms(
+        session, actor_id=admin.id, organisation_id=school.id, limit_fen=100_000, days=30
+    )
+    cabbage = ListingFactory(product_code="chinese_cabbage", price_fen=1000, quantity=500)
+    place(session, school, buyer_user, [(cabbage, 10)], payment=PaymentMethod.account)
+
+    confirm_bank_transfer(
+        session,
+        actor_id=admin.id,
+        organisation_id=school.id,
+        reference="TOP-UP",
+        amount_fen=10000,
+        received_on=TOMORROW,
+    )
+
+    assert ledger.balance(session, ledger.wallet(school.id)) == 10000  # nothing is invoiced yet
+    assert ledger.balance(session, ledger.receivable(school.id)) == -10000
+    assert books_balance(session)

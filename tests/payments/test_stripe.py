@@ -157,6 +157,7 @@ def test_acceptance_refunds_the_card_and_transfers_the_sellers_share(
     assert transfer_key == f"agrilink-order-{order.id}-transfer"
     assert ledger.balance(session, ledger.payable(seller.organisation_id)) == 0
     assert ledger.balance(session, ledger.STRIPE) == -(48 * 1234 * 200 // 10_000)  # the fee stays
+    assert order.status == OrderStatus.completed  # the seller has its money already
     assert problems(session) == []
 
 
