@@ -16,12 +16,13 @@ from app.accounts import jobs as accounts_jobs
 from app.catalog import jobs as catalog_jobs
 from app.jobs import Job
 from app.orders import jobs as orders_jobs
+from app.payments import jobs as payments_jobs
 
 log = logging.getLogger(__name__)
 
 
 def all_jobs() -> list[Job]:
-    return [*accounts_jobs.JOBS, *catalog_jobs.JOBS, *orders_jobs.JOBS]
+    return [*accounts_jobs.JOBS, *catalog_jobs.JOBS, *orders_jobs.JOBS, *payments_jobs.JOBS]
 
 
 def find_job(name: str) -> Job:

@@ -23,6 +23,11 @@ class FakeStripe(stripe.HTTPClient):
         self.objects: dict[str, dict] = {}
         self._replies: dict[str, tuple[str, int, dict]] = {}
         self._ids = itertools.count(1)
+        self._refusals: dict[str, str] = {}
+
+    def refuse_next(self, path: str, message: str) -> None:
+        """The next call to `path` is refused as Stripe refuses a request it will not do (402)."""
+        self._refusals[path] = message
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):
         path = urlsplit(url).path
@@ -31,6 +36,11 @@ class FakeStripe(stripe.HTTPClient):
         self.calls.append((method, path, params, key))
         if key in self._replies:  # Stripe answers a retried key with the first answer
             return self._replies[key]
+        if path in self._refusals:
+            refusal = {
+                "error": {"type": "invalid_request_error", "message": self._refusals.pop(path)}
+            }
+            return json.dumps(refusal), 402, {"Request-Id": f"req_{next(self._ids)}"}
         status, body = self._answer(method, path, params)
         reply = (json.dumps(body), status, {"Request-Id": f"req_{next(self._ids)}"})
         if key:

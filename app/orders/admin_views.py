@@ -11,7 +11,8 @@ from app.i18n import current_language, yuan_text
 from app.orders import delivery, payouts, queries
 from app.orders.cli import problems
 from app.orders.schemas import BankTransferForm, CreditTermsForm, FeeRateForm, ResolveDisputeForm
-from app.payments import services
+from app.payments import card, services
+from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.services import current_fee_bps
 
 bp = Blueprint("money_admin", __name__, url_prefix="/admin/money")
@@ -39,6 +40,7 @@ def overview(forms: dict | None = None, status: int = 200):
         transfers=queries.recent_transfers(reads),
         batches=queries.payout_batches(reads),
         disputes=disputes,
+        stripe_problems=card.failed_calls(reads),
         buyer_options=buyer_options,
         fee_bps=current_fee_bps(reads),
         transfer_form=forms.get("transfer")
@@ -173,6 +175,7 @@ def resolve(order_id: int):
             )
         )
         if order is not None:
+            make_waiting_stripe_calls()  # the buyer's card refund and the seller's transfer
             flash(_("Dispute on order %(id)d resolved.", id=order_id), "success")
             return redirect(url_for("money_admin.overview"))
     return overview({"resolve": {order_id: form}}, 422)

@@ -33,6 +33,7 @@ from app.orders.schemas import (
     WebhookReceiptSchema,
 )
 from app.payments import card
+from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.stripe_gateway import stripe_gateway
 
 blp = Blueprint(
@@ -117,6 +118,7 @@ def _step(service, order_id: int, **values):
     actor = current_actor()
     with transaction() as write:
         service(write, actor_id=actor.user_id, order_id=order_id, **values)
+    make_waiting_stripe_calls()  # refunds and transfers the step queued, now that it stands
     return queries.order_for(get_session(), order_id, actor.organisation_id)
 
 
@@ -202,13 +204,16 @@ def stripe_webhook():
         first = card.first_delivery(write, event.id, event.type)
         if first:
             _act_on(write, event)
+    make_waiting_stripe_calls()  # a late payment's refund
     return {"id": event.id, "duplicate": not first}
 
 
 def _act_on(session, event) -> None:
     subject = event.data.object
     if event.type == "payment_intent.succeeded":
-        services.card_payment_succeeded(session, intent_id=subject.id)
+        services.card_payment_succeeded(
+            session, intent_id=subject.id, charge_id=getattr(subject, "latest_charge", None)
+        )
     elif event.type == "account.updated":
         card.update_connect_account(
             session,

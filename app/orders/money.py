@@ -3,8 +3,9 @@
 Every posting's key names the order and the step, so a step retried (a double click, a replayed request, a job
 run twice) moves the money once. The provider is chosen by how the order was paid: wallet and account money
 stays on the platform's books (sellers are paid by the bank payout batch); card money came through Stripe, so
-its refunds go back to the card and the seller's share is transferred to its Connect account at once, with
-Stripe idempotency keys named after the same order and step.
+its refunds go back to the card and the seller's share is transferred to its Connect account. Those Stripe
+calls are queued in the same transaction (card.queue_call) and made once it commits, with Stripe idempotency
+keys named after the same order and step.
 """
 
 from datetime import datetime, timedelta
@@ -17,7 +18,6 @@ from app.errors import RuleViolation
 from app.orders.models import Order, PaymentMethod
 from app.payments import card, ledger
 from app.payments.models import CreditTerms, Invoice
-from app.payments.stripe_gateway import stripe_gateway
 
 
 def buyer_account(order: Order) -> str:
@@ -115,8 +115,12 @@ def _refund_card(session: Session, order: Order, amount_fen: int, step: str) -> 
     if order.payment != PaymentMethod.card or amount_fen <= 0:
         return
     payment = card.card_payment_of(session, order.checkout_id)
-    stripe_gateway().refund(
-        intent_id=payment.intent_id, amount_fen=amount_fen, key=f"order-{order.id}-{step}-refund"
+    card.queue_call(
+        session,
+        key=f"order-{order.id}-{step}-refund",
+        kind="refund",
+        params={"intent_id": payment.intent_id, "amount_fen": amount_fen},
+        order_id=order.id,
     )
 
 
@@ -128,11 +132,18 @@ def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> boo
     destination = card.transfer_destination(session, order.seller_id)
     if destination is None:
         return False
-    stripe_gateway().transfer(
-        account_id=destination,
-        amount_fen=amount_fen,
-        checkout_id=order.checkout_id,
+    payment = card.card_payment_of(session, order.checkout_id)
+    card.queue_call(
+        session,
         key=f"order-{order.id}-transfer",
+        kind="transfer",
+        params={
+            "account_id": destination,
+            "amount_fen": amount_fen,
+            "checkout_id": order.checkout_id,
+            "charge_id": payment.charge_id,
+        },
+        order_id=order.id,
     )
     ledger.post(
         session,

@@ -339,13 +339,15 @@ def start_card_payment(session: Session, *, checkout_id: int, now: datetime | No
     )
 
 
-def card_payment_succeeded(session: Session, *, intent_id: str, now: datetime | None = None) -> int:
+def card_payment_succeeded(
+    session: Session, *, intent_id: str, charge_id: str | None = None, now: datetime | None = None
+) -> int:
     """Stripe confirmed a card payment: its orders are paid (one cancelled meanwhile is refunded)."""
     now = now or utcnow()
     payment = card.payment_by_intent(session, intent_id)
     if payment is None or payment.succeeded_at is not None:
         return 0
-    payment.succeeded_at = now
+    payment.succeeded_at, payment.charge_id = now, charge_id
     orders = session.scalars(
         select(Order)
         .where(Order.checkout_id == payment.checkout_id)

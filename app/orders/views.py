@@ -41,7 +41,8 @@ from app.orders.schemas import (
 )
 from app.payments import card
 from app.payments.models import CreditTerms, StripeAccount
-from app.payments.stripe_gateway import stripe_gateway
+from app.payments.outbox import make_waiting_stripe_calls
+from app.payments.stripe_gateway import ProviderUnavailable, stripe_gateway
 from app.uploads import upload_folder
 from app.web import back_url, query_args
 
@@ -145,7 +146,11 @@ def checkout():
         )
         if placed is not None and data["payment"] == PaymentMethod.card:
             cart.empty()
-            return start_card_payment(placed.checkout_id)
+            try:
+                return start_card_payment(placed.checkout_id)
+            except ProviderUnavailable as unavailable:  # the orders stand; the card page retries
+                flash(unavailable.message, "error")
+                return redirect(url_for("orders.pay_by_card", checkout_id=placed.checkout_id))
         if placed is not None:
             cart.empty()
             count = len(placed.orders)
@@ -229,6 +234,7 @@ def detail(order_id: int, forms: dict | None = None, status: int = 200):
 def _step(order_id: int, name: str, schema: Schema, action, done: str):
     form = Form(schema)
     if form.validate_on_submit() and form.submit(lambda session: action(session, form.data)):
+        make_waiting_stripe_calls()  # refunds and transfers the step queued, now that it stands
         flash(done, "success")
         return redirect(url_for("orders.detail", order_id=order_id))
     return detail(order_id, {name: form}, 422)

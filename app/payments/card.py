@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import RuleViolation
-from app.payments.models import CardPayment, StripeAccount, StripeEvent
-from app.payments.stripe_gateway import StripeGateway
+from app.payments.models import CardPayment, StripeAccount, StripeCall, StripeEvent
+from app.payments.stripe_gateway import ProviderUnavailable, StripeGateway
 
 
 def start_card_payment(
@@ -94,3 +94,60 @@ def transfer_destination(session: Session, organisation_id: int) -> str | None:
     """Where a seller's card money goes: its Connect account, once it can receive payouts."""
     account = session.get(StripeAccount, organisation_id)
     return account.account_id if account and account.payouts_enabled else None
+
+
+def queue_call(session: Session, *, key: str, kind: str, params: dict, order_id: int) -> None:
+    """A refund or transfer to make once this transaction commits (the same key twice is one call)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(StripeCall)
+        .values(key=key, kind=kind, params=params, order_id=order_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+def waiting_calls(session: Session, *, limit: int = 50) -> list[int]:
+    """Refunds and transfers not yet confirmed by Stripe, oldest first."""
+    query = select(StripeCall.id).where(StripeCall.done_at.is_(None)).order_by(StripeCall.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def make_call(
+    session: Session, gateway: StripeGateway, *, call_id: int, now: datetime | None = None
+) -> bool:
+    """Make one waiting call at Stripe (its key makes a repeat harmless); False if Stripe refused it,
+    which is noted on the call for the next attempt and for the platform's staff."""
+    call = session.scalar(
+        select(StripeCall).where(StripeCall.id == call_id).with_for_update(skip_locked=True)
+    )
+    if call is None or call.done_at is not None:
+        return True
+    call.attempts += 1
+    try:
+        call.stripe_id = _make(gateway, call)
+    except ProviderUnavailable as error:
+        call.last_error = error.message[:500]
+        return False
+    call.done_at, call.last_error = now or utcnow(), ""
+    return True
+
+
+def _make(gateway: StripeGateway, call: StripeCall) -> str:
+    params = call.params
+    if call.kind == "refund":
+        return gateway.refund(
+            intent_id=params["intent_id"], amount_fen=params["amount_fen"], key=call.key
+        )
+    return gateway.transfer(
+        account_id=params["account_id"],
+        amount_fen=params["amount_fen"],
+        checkout_id=params["checkout_id"],
+        charge_id=params.get("charge_id"),
+        key=call.key,
+    )
+
+
+def failed_calls(session: Session, *, limit: int = 50) -> list[StripeCall]:
+    """Calls Stripe has refused at least once and not yet made, for the platform's staff."""
+    query = select(StripeCall).where(StripeCall.done_at.is_(None), StripeCall.attempts > 0)
+    return list(session.scalars(query.order_by(StripeCall.id).limit(limit)))

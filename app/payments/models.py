@@ -8,7 +8,7 @@ it, and the database refuses a balance that would.
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation
@@ -186,6 +186,7 @@ class CardPayment(Base):
     checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), unique=True)
     intent_id: Mapped[str] = mapped_column(String(80), unique=True)
     client_secret: Mapped[str] = mapped_column(String(200))
+    charge_id: Mapped[str | None] = mapped_column(String(80))  # ch_..., the source of transfers
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     succeeded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -200,3 +201,22 @@ class StripeAccount(Base):
     account_id: Mapped[str] = mapped_column(String(80), unique=True)  # acct_...
     payouts_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StripeCall(Base):
+    """A refund or transfer to make at Stripe, written in the transaction that booked it in the ledger and
+    made after that commits (again by a job until Stripe confirms): never for a rolled-back step, never
+    twice, as `key` is also the call's Stripe idempotency key."""
+
+    __tablename__ = "stripe_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # refund, transfer
+    params: Mapped[dict] = mapped_column(JSON)
+    order_id: Mapped[int | None] = mapped_column(index=True)
+    stripe_id: Mapped[str | None] = mapped_column(String(80))  # re_..., tr_... once made
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(index=True)

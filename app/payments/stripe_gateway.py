@@ -7,12 +7,36 @@ Connect account and a refund of the rest. Every call carries an idempotency key 
 STRIPE_API_KEY; tests hand it an HTTP client that answers as Stripe does (no network).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 from flask import Flask, current_app
+from flask_babel import gettext as _
+
+from app.errors import DomainError
 
 CURRENCY = "cny"
+
+
+class ProviderUnavailable(DomainError):
+    """Stripe could not be reached or refused the call: nothing was booked; try again later."""
+
+    status = 502
+    type = "payment_provider_unavailable"
+
+
+def _calling_stripe(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except stripe.StripeError as error:
+        raise ProviderUnavailable(
+            _(
+                "The card processor could not do this now (%(why)s). Try again in a moment.",
+                why=error.user_message or type(error).__name__,
+            )
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -28,36 +52,45 @@ class StripeGateway:
 
     def create_intent(self, *, checkout_id: int, buyer_id: int, amount_fen: int) -> Intent:
         """Charge a checkout's total into the platform's balance."""
-        intent = self.client.v1.payment_intents.create(
-            {
-                "amount": amount_fen,
-                "currency": CURRENCY,
-                "transfer_group": f"checkout_{checkout_id}",
-                "metadata": {"checkout_id": str(checkout_id), "buyer_id": str(buyer_id)},
-                "automatic_payment_methods": {"enabled": True},
-            },
-            {"idempotency_key": f"agrilink-checkout-{checkout_id}-intent"},
+        intent = _calling_stripe(
+            lambda: self.client.v1.payment_intents.create(
+                {
+                    "amount": amount_fen,
+                    "currency": CURRENCY,
+                    "transfer_group": f"checkout_{checkout_id}",
+                    "metadata": {"checkout_id": str(checkout_id), "buyer_id": str(buyer_id)},
+                    "automatic_payment_methods": {"enabled": True},
+                },
+                {"idempotency_key": f"agrilink-checkout-{checkout_id}-intent"},
+            )
         )
         return Intent(intent.id, intent.client_secret or "")
 
     def refund(self, *, intent_id: str, amount_fen: int, key: str) -> str:
         """Give `amount_fen` of a card payment back to the card."""
-        refund = self.client.v1.refunds.create(
-            {"payment_intent": intent_id, "amount": amount_fen},
-            {"idempotency_key": f"agrilink-{key}"},
+        refund = _calling_stripe(
+            lambda: self.client.v1.refunds.create(
+                {"payment_intent": intent_id, "amount": amount_fen},
+                {"idempotency_key": f"agrilink-{key}"},
+            )
         )
         return refund.id
 
-    def transfer(self, *, account_id: str, amount_fen: int, checkout_id: int, key: str) -> str:
-        """Send a seller its share of an accepted order."""
-        transfer = self.client.v1.transfers.create(
-            {
-                "amount": amount_fen,
-                "currency": CURRENCY,
-                "destination": account_id,
-                "transfer_group": f"checkout_{checkout_id}",
-            },
-            {"idempotency_key": f"agrilink-{key}"},
+    def transfer(
+        self, *, account_id: str, amount_fen: int, checkout_id: int, charge_id: str | None, key: str
+    ) -> str:
+        """Send a seller its share of an accepted order. Tied to the charge (`source_transaction`), it
+        goes through while the charged money is still pending in the platform's balance."""
+        params: dict = {
+            "amount": amount_fen,
+            "currency": CURRENCY,
+            "destination": account_id,
+            "transfer_group": f"checkout_{checkout_id}",
+        }
+        if charge_id:
+            params["source_transaction"] = charge_id
+        transfer = _calling_stripe(
+            lambda: self.client.v1.transfers.create(params, {"idempotency_key": f"agrilink-{key}"})
         )
         return transfer.id
 
@@ -71,19 +104,23 @@ class StripeGateway:
         }
         if email:
             params["email"] = email
-        account = self.client.v1.accounts.create(
-            params, {"idempotency_key": f"agrilink-organisation-{organisation_id}-account"}
+        account = _calling_stripe(
+            lambda: self.client.v1.accounts.create(
+                params, {"idempotency_key": f"agrilink-organisation-{organisation_id}-account"}
+            )
         )
         return account.id
 
     def onboarding_link(self, *, account_id: str, return_url: str, refresh_url: str) -> str:
-        link = self.client.v1.account_links.create(
-            {
-                "account": account_id,
-                "type": "account_onboarding",
-                "return_url": return_url,
-                "refresh_url": refresh_url,
-            }
+        link = _calling_stripe(
+            lambda: self.client.v1.account_links.create(
+                {
+                    "account": account_id,
+                    "type": "account_onboarding",
+                    "return_url": return_url,
+                    "refresh_url": refresh_url,
+                }
+            )
         )
         return link.url
 

@@ -10,6 +10,7 @@ from app.orders import delivery, services
 from app.orders.cli import problems
 from app.orders.models import PaymentMethod, TestOutcome
 from app.payments import ledger
+from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.services import confirm_bank_transfer
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
 from tests.stripe_fake import webhook
@@ -84,6 +85,8 @@ def _story(session, client, provider: str) -> dict:
         session, organisation_id=chili.organisation_id, actor_id=None, order_id=chili_order.id
     )
 
+    session.flush()  # committed, as each request would have
+    make_waiting_stripe_calls()
     source = ledger.wallet(buyer.id) if provider == "embedded" else ledger.STRIPE
     start = 1_000_000 if provider == "embedded" else 0
     assert problems(session) == []

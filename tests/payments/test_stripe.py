@@ -13,7 +13,8 @@ from app.orders import delivery, services
 from app.orders.cli import problems
 from app.orders.models import Order, OrderStatus, TestOutcome
 from app.payments import ledger
-from app.payments.models import CardPayment, LedgerEntry, StripeAccount, StripeEvent
+from app.payments.models import CardPayment, LedgerEntry, StripeAccount, StripeCall, StripeEvent
+from app.payments.outbox import make_waiting_stripe_calls
 from tests.factories import ApiTokenFactory, ListingFactory, member
 from tests.helpers import bearer, post_form, sign_in
 from tests.stripe_fake import webhook
@@ -44,7 +45,9 @@ def card_checkout(client, buyer, *lines):
 
 def succeed(client, intent_id: str, event_id: str = "evt_paid_1"):
     payload, signature = webhook(
-        event_id, "payment_intent.succeeded", {"id": intent_id, "object": "payment_intent"}
+        event_id,
+        "payment_intent.succeeded",
+        {"id": intent_id, "object": "payment_intent", "latest_charge": "ch_test_1"},
     )
     return client.post(
         WEBHOOK,
@@ -148,11 +151,15 @@ def test_acceptance_refunds_the_card_and_transfers_the_sellers_share(
             test_outcome=TestOutcome.passed,
         )
 
+        session.flush()  # committed, as the request would have
+        make_waiting_stripe_calls()
+
     [(refund, refund_key)] = fake_stripe.posted("/v1/refunds")
     [(transfer, transfer_key)] = fake_stripe.posted("/v1/transfers")
     assert (refund["amount"], refund_key) == ("2468", f"agrilink-order-{order.id}-accept-refund")
     net = 48 * 1234 - 48 * 1234 * 200 // 10_000
     assert (transfer["amount"], transfer["destination"]) == (str(net), "acct_coop")
+    assert transfer["source_transaction"] == "ch_test_1"  # payable before the charge settles
     assert transfer["transfer_group"] == f"checkout_{body['checkout_id']}"
     assert transfer_key == f"agrilink-order-{order.id}-transfer"
     assert ledger.balance(session, ledger.payable(seller.organisation_id)) == 0
@@ -168,6 +175,7 @@ def test_a_card_payment_arriving_after_the_order_expired_goes_back_to_the_card(
     tea = ListingFactory(quantity=5, price_fen=1000)
     body = card_checkout(client, buyer, (tea, 5))
     services.expire_unpaid_orders(session, now=utcnow() + timedelta(hours=2))
+    session.flush()  # committed, as the job would have
 
     succeed(client, body["card_payment"]["intent_id"])
 
@@ -258,3 +266,36 @@ def test_a_buyer_chooses_card_at_checkout_and_gets_stripes_payment_form(
     assert "刷卡" in cart and intent["amount"] == "68000"
     assert 'data-secret="pi_' in page.get_data(as_text=True)
     assert "https://js.stripe.com" in page.headers["Content-Security-Policy"]
+
+
+def test_a_refund_stripe_refuses_waits_in_the_books_and_is_made_later(
+    app, client, session, fake_stripe
+):
+    buyer = member(kind=OrgKind.supermarket, role=Role.manager)
+    tea = ListingFactory(quantity=5, price_fen=1000)
+    body = card_checkout(client, buyer, (tea, 5))
+    succeed(client, body["card_payment"]["intent_id"])
+    fake_stripe.refuse_next("/v1/refunds", "Your account cannot refund right now.")
+
+    cancelled = client.post(
+        f"/api/v1/orders/{body['orders'][0]['id']}/cancel",
+        json={},
+        headers=bearer("agl_card-buyer"),
+    )
+    admin = member(kind=OrgKind.platform, role=Role.admin)
+    sign_in(client, admin.user, admin.organisation, language="en")
+    page = client.get("/admin/money").get_data(as_text=True)
+    with app.app_context():
+        again = make_waiting_stripe_calls()
+
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert "Your account cannot refund right now." in page  # staff see what Stripe said
+    assert again == {"made": 1, "refused": 0}
+    [(refund, key)] = fake_stripe.posted("/v1/refunds")
+    assert (refund["amount"], key) == (
+        "5000",
+        f"agrilink-order-{body['orders'][0]['id']}-cancel-refund",
+    )
+    call = session.scalar(select(StripeCall))
+    assert call.done_at is not None and call.attempts == 2
+    assert problems(session) == []
