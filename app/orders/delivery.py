@@ -81,34 +81,19 @@ def accept_order(
     if order.status not in (OrderStatus.shipped, OrderStatus.delivered):
         order.move_to(OrderStatus.accepted)  # refused, in the order's own words
     _accept_lines(order, accepted)
-    inspection = Inspection(
+    order.inspection = Inspection(
         inspectors=inspectors,
         weights=weights,
         test_outcome=test_outcome,
         note=note,
         signed_by_id=actor_id,
         signed_at=now,
+        photos=_stored_photos(session, buyer_id, photos, folder, now),
     )
-    for filename, data in photos:
-        upload = store_upload(
-            session,
-            organisation_id=buyer_id,
-            kind=UploadKind.photo,
-            filename=filename,
-            data=data,
-            folder=folder,
-            field="photos",
-            now=now,
-        )
-        inspection.photos.append(InspectionPhoto(upload=upload))
-    order.inspection = inspection
     order.move_to(OrderStatus.accepted)
     order.accepted_at = now
     seller_fen = sum(line.accepted_quantity * line.price_fen for line in order.lines)
-    if money.share_out(session, order, seller_fen=seller_fen, step="accept", actor_id=actor_id):
-        order.move_to(OrderStatus.completed)
-        order.completed_at = now
-    money.invoice(session, order, now=now)
+    _settle(session, order, seller_fen, "accept", actor_id, now)
     record_step(
         session,
         "order.accepted",
@@ -120,6 +105,33 @@ def accept_order(
     )
     _record_custody(session, order, "delivery.accepted", lambda line: line.accepted_quantity, now)
     return order
+
+
+def _stored_photos(session, buyer_id, photos, folder, now) -> list[InspectionPhoto]:
+    return [
+        InspectionPhoto(
+            upload=store_upload(
+                session,
+                organisation_id=buyer_id,
+                kind=UploadKind.photo,
+                filename=filename,
+                data=data,
+                folder=folder,
+                field="photos",
+                now=now,
+            )
+        )
+        for filename, data in photos
+    ]
+
+
+def _settle(session, order: Order, seller_fen: int, step: str, actor_id, now) -> None:
+    """Share the held money out, invoice an order on account, and complete the order if the seller's
+    share has already left the platform."""
+    if money.share_out(session, order, seller_fen=seller_fen, step=step, actor_id=actor_id):
+        order.move_to(OrderStatus.completed)
+        order.completed_at = now
+    money.invoice(session, order, now=now)
 
 
 def _accept_lines(order: Order, accepted: dict[int, int]) -> None:
@@ -189,11 +201,7 @@ def resolve_dispute(
     dispute = order.dispute
     dispute.refund_fen, dispute.resolution = refund_fen, resolution
     dispute.resolved_by_id, dispute.resolved_at = actor_id, now
-    seller_fen = order.total_fen - refund_fen
-    if money.share_out(session, order, seller_fen=seller_fen, step="resolve", actor_id=actor_id):
-        order.move_to(OrderStatus.completed)
-        order.completed_at = now
-    money.invoice(session, order, now=now)
+    _settle(session, order, order.total_fen - refund_fen, "resolve", actor_id, now)
     record_step(session, "order.resolved", order, actor_id, now, refund_fen=refund_fen)
     return order
 

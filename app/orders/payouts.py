@@ -36,36 +36,39 @@ def run_payout_batch(
     session.add(batch)
     session.flush()  # the batch's id names its postings
     for account_id, seller_id in owed:
-        amount = session.scalar(
-            select(LedgerAccount.balance_fen).where(LedgerAccount.id == account_id)
-        )
-        ledger.post(
-            session,
-            key=f"payout:{batch.id}:{seller_id}",
-            kind="payout",
-            actor_id=actor_id,
-            moves={ledger.payable(seller_id): -amount, ledger.BANK: amount},
-        )
-        batch.payouts.append(Payout(organisation_id=seller_id, amount_fen=amount))
-        batch.total_fen += amount
-        session.execute(
-            update(Order)
-            .where(
-                Order.seller_id == seller_id,
-                Order.status.in_([OrderStatus.accepted, OrderStatus.resolved]),
-            )
-            .values(status=OrderStatus.completed, completed_at=now)
-        )
-        events.record(
-            session,
-            "payment.paid_out",
-            organisation_id=seller_id,
-            actor_id=actor_id,
-            subject=f"payout_batch:{batch.id}",
-            payload={"amount_fen": amount},
-            now=now,
-        )
+        _pay_out(session, batch, account_id, seller_id, actor_id, now)
     return batch
+
+
+def _pay_out(session, batch: PayoutBatch, account_id: int, seller_id: int, actor_id, now) -> None:
+    """One seller's whole payable into the batch; its orders shared out so far are now completed."""
+    amount = session.scalar(select(LedgerAccount.balance_fen).where(LedgerAccount.id == account_id))
+    ledger.post(
+        session,
+        key=f"payout:{batch.id}:{seller_id}",
+        kind="payout",
+        actor_id=actor_id,
+        moves={ledger.payable(seller_id): -amount, ledger.BANK: amount},
+    )
+    batch.payouts.append(Payout(organisation_id=seller_id, amount_fen=amount))
+    batch.total_fen += amount
+    session.execute(
+        update(Order)
+        .where(
+            Order.seller_id == seller_id,
+            Order.status.in_([OrderStatus.accepted, OrderStatus.resolved]),
+        )
+        .values(status=OrderStatus.completed, completed_at=now)
+    )
+    events.record(
+        session,
+        "payment.paid_out",
+        organisation_id=seller_id,
+        actor_id=actor_id,
+        subject=f"payout_batch:{batch.id}",
+        payload={"amount_fen": amount},
+        now=now,
+    )
 
 
 def bank_file(batch: PayoutBatch) -> str:
