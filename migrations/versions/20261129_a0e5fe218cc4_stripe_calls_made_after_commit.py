@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "a0e5fe218cc4"
 down_revision: str | Sequence[str] | None = "28dab0dc64dc"
