@@ -5,12 +5,15 @@ Services never commit. Reads for pages use `get_session()`, which never writes.
 """
 
 import enum
+import fcntl
 import math
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -93,16 +96,53 @@ class ReadOnlySessionError(RuntimeError):
     """A page's read session was asked to write: writes belong in `with transaction()`."""
 
 
+class WriterQueue:
+    """One SQLite writer at a time across threads and processes: a thread lock, then an exclusive lock
+    on a file (the kernel wakes the next waiter when it is released, with no polling). Re-entrant within a
+    thread, as a transaction may be opened inside another."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self._depth = threading.local()
+        self._file = None
+        self._pid = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        depth = getattr(self._depth, "value", 0)
+        if depth == 0:
+            fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+        self._depth.value = depth + 1
+
+    def __exit__(self, *_exc) -> None:
+        self._depth.value -= 1
+        if self._depth.value == 0:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def _descriptor(self):
+        # Opened anew in each process: a descriptor inherited across fork shares its lock with the parent.
+        if self._pid != os.getpid():
+            self._file = open(self.path, "a")  # noqa: SIM115 - kept open for the life of the process
+            self._pid = os.getpid()
+        return self._file
+
+
 class Database:
     """The engine and the two kinds of session: autocommitting reads and explicit write transactions."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.engine = _create_engine(url, pool_size=pool_size, echo=echo)
         # SQLite lets one writer in at a time, and a writer kept waiting polls with growing sleeps (up to
-        # 100 ms each). Threads of one process therefore queue here instead, and are let in the moment
-        # the previous write ends. PostgreSQL needs no such queue: its locks are per row.
+        # 100 ms each), so under load some writes wait seconds. Writers therefore queue here instead,
+        # threads of every process on a lock file beside the database, and each is let in the moment the
+        # previous write ends. PostgreSQL needs no such queue: its locks are per row.
+        database_file = self.engine.url.database
         self.write_queue = (
-            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+            WriterQueue(Path(f"{database_file}.write-lock"))
+            if self.engine.dialect.name == "sqlite" and database_file not in (None, "", ":memory:")
+            else nullcontext()
         )
         self.unbind()
 
