@@ -82,6 +82,7 @@ def create(data):
             ),
             idempotency_key=key and key.strip(),
             unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+            takes_cards=stripe_gateway() is not None,
         )
     checkout_id = placed.checkout_id
     orders = (
@@ -92,7 +93,9 @@ def create(data):
     body = {"id": checkout_id, "orders": orders}
     if data["payment"] == PaymentMethod.card:
         with transaction() as write:
-            body["card_payment"] = services.start_card_payment(write, checkout_id=checkout_id)
+            body["card_payment"] = services.start_card_payment(
+                write, stripe_gateway(), checkout_id=checkout_id
+            )
     return body, 200 if placed.replayed else 201
 
 

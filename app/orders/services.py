@@ -28,7 +28,7 @@ from app.orders.models import Checkout, Order, OrderLine, OrderStatus, PaymentMe
 from app.payments import card, ledger
 from app.payments.ledger import InsufficientFunds
 from app.payments.services import current_fee_bps
-from app.payments.stripe_gateway import stripe_gateway
+from app.payments.stripe_gateway import StripeGateway
 
 UNPAID_MINUTES = 60  # how long a placed, unpaid order keeps its stock (ORDER_UNPAID_MINUTES)
 
@@ -60,13 +60,15 @@ def place_orders(
     payment: PaymentMethod = PaymentMethod.wallet,
     idempotency_key: str | None = None,
     unpaid_minutes: int = UNPAID_MINUTES,
+    takes_cards: bool = False,
     now: datetime | None = None,
 ) -> Placed:
-    """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay)."""
+    """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay).
+    `takes_cards`: the platform has a card provider (Stripe)."""
     now = now or utcnow()
     wanted = _merged(lines)
     _check_delivery(delivery, now)
-    if payment == PaymentMethod.card and stripe_gateway() is None:
+    if payment == PaymentMethod.card and not takes_cards:
         raise RuleViolation(
             _("This platform does not take cards; pay from your wallet."), field="payment"
         )
@@ -315,7 +317,13 @@ def _hold_all(session, orders: list[Order], actor_id) -> None:
         raise InsufficientFunds(message, code=short.code) from short
 
 
-def start_card_payment(session: Session, *, checkout_id: int, now: datetime | None = None):
+def start_card_payment(
+    session: Session,
+    gateway: StripeGateway | None,
+    *,
+    checkout_id: int,
+    now: datetime | None = None,
+):
     """The card payment for a checkout's card orders still waiting for it (a PaymentIntent, made once)."""
     existing = card.card_payment_of(session, checkout_id)
     if existing is not None:
@@ -331,7 +339,7 @@ def start_card_payment(session: Session, *, checkout_id: int, now: datetime | No
         raise Conflict(_("Nothing in checkout %(id)s waits for a card payment.", id=checkout_id))
     return card.start_card_payment(
         session,
-        stripe_gateway(),
+        gateway,
         checkout_id=checkout_id,
         buyer_id=waiting[0].buyer_id,
         amount_fen=sum(order.total_fen for order in waiting),

@@ -142,6 +142,7 @@ def checkout():
                 ),
                 idempotency_key=data["idempotency_key"],
                 unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+                takes_cards=stripe_gateway() is not None,
             )
         )
         if placed is not None and data["payment"] == PaymentMethod.card:
@@ -189,7 +190,7 @@ def start_card_payment(checkout_id: int):
     """Ask Stripe for the checkout's card payment (again, if it could not be reached at checkout)."""
     _own_checkout(get_session(), checkout_id)
     with transaction() as session:
-        services.start_card_payment(session, checkout_id=checkout_id)
+        services.start_card_payment(session, stripe_gateway(), checkout_id=checkout_id)
     return redirect(url_for("orders.pay_by_card", checkout_id=checkout_id))
 
 

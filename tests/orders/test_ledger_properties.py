@@ -23,6 +23,7 @@ from app.orders.cli import problems
 from app.orders.models import Order, OrderStatus, PaymentMethod, TestOutcome
 from app.payments.models import StripeAccount
 from app.payments.services import confirm_bank_transfer
+from app.payments.stripe_gateway import stripe_gateway
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
 from tests.stripe_fake import webhook
 
@@ -87,11 +88,14 @@ class OrderLife(RuleBasedStateMachine):
                 "收货区", local_date(utcnow()) + timedelta(days=1), *_WINDOW
             ),
             payment=PaymentMethod.card if card else PaymentMethod.wallet,
+            takes_cards=True,
         )
         [order] = placed.orders
         self.orders.append(order.id)
         if card:
-            payment = services.start_card_payment(self.session, checkout_id=order.checkout_id)
+            payment = services.start_card_payment(
+                self.session, stripe_gateway(), checkout_id=order.checkout_id
+            )
             self.intents[order.id] = payment.intent_id
             self.session.flush()  # the webhook's request reads through its own session
 

@@ -12,6 +12,7 @@ from app.orders.models import PaymentMethod, TestOutcome
 from app.payments import ledger
 from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.services import confirm_bank_transfer
+from app.payments.stripe_gateway import stripe_gateway
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
 from tests.stripe_fake import webhook
 
@@ -44,10 +45,13 @@ def _story(session, client, provider: str) -> dict:
         ],
         delivery=services.Delivery("超市收货区", TOMORROW, time(8), time(10)),
         payment=PaymentMethod.wallet if provider == "embedded" else PaymentMethod.card,
+        takes_cards=provider == "stripe",
     )
     tea_order, cabbage_order, chili_order = placed.orders
     if provider == "stripe":
-        payment = services.start_card_payment(session, checkout_id=placed.checkout_id)
+        payment = services.start_card_payment(
+            session, stripe_gateway(), checkout_id=placed.checkout_id
+        )
         session.flush()  # the webhook's request reads through its own session
         payload, signature = webhook(
             f"evt_story_{buyer.id}", "payment_intent.succeeded", {"id": payment.intent_id}
