@@ -121,43 +121,42 @@ def show_cart(form: Form | None = None, status: int = 200):
 def checkout():
     """Place the cart's orders: stock is taken and the money held (or left to pay later)."""
     form = Form(CheckoutForm())
+    placed = None
     if form.validate_on_submit():
-        data = dict(form.data)
-        actor = current_actor()
-        lines = [{"listing_id": key, "quantity": value} for key, value in cart.contents().items()]
-        placed = form.submit(
-            lambda session: services.place_orders(
-                session,
-                buyer_id=actor.organisation_id,
-                buyer_kind=actor.kind,
-                actor_id=actor.user_id,
-                lines=lines,
-                payment=data["payment"],
-                delivery=services.Delivery(
-                    data["delivery_point"],
-                    data["delivery_date"],
-                    data["window_start"],
-                    data["window_end"],
-                    data["note"],
-                ),
-                idempotency_key=data["idempotency_key"],
-                unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
-                takes_cards=stripe_gateway() is not None,
-            )
-        )
-        if placed is not None and data["payment"] == PaymentMethod.card:
-            cart.empty()
-            try:
-                return start_card_payment(placed.checkout_id)
-            except ProviderUnavailable as unavailable:  # the orders stand; the card page retries
-                flash(unavailable.message, "error")
-                return redirect(url_for("orders.pay_by_card", checkout_id=placed.checkout_id))
-        if placed is not None:
-            cart.empty()
-            count = len(placed.orders)
-            flash(_("%(n)d orders placed, one per seller.", n=count), "success")
-            return redirect(url_for("orders.index", side="buying"))
-    return show_cart(form, form.status or 422)
+        placed = form.submit(lambda session: _place_cart(session, form.data))
+    if placed is None:
+        return show_cart(form, form.status or 422)
+    cart.empty()
+    if form.data["payment"] == PaymentMethod.card:
+        try:
+            return start_card_payment(placed.checkout_id)
+        except ProviderUnavailable as unavailable:  # the orders stand; the card page retries
+            flash(unavailable.message, "error")
+            return redirect(url_for("orders.pay_by_card", checkout_id=placed.checkout_id))
+    flash(_("%(n)d orders placed, one per seller.", n=len(placed.orders)), "success")
+    return redirect(url_for("orders.index", side="buying"))
+
+
+def _place_cart(session, data: dict) -> services.Placed:
+    actor = current_actor()
+    return services.place_orders(
+        session,
+        buyer_id=actor.organisation_id,
+        buyer_kind=actor.kind,
+        actor_id=actor.user_id,
+        lines=[{"listing_id": key, "quantity": value} for key, value in cart.contents().items()],
+        payment=data["payment"],
+        delivery=services.Delivery(
+            data["delivery_point"],
+            data["delivery_date"],
+            data["window_start"],
+            data["window_end"],
+            data["note"],
+        ),
+        idempotency_key=data["idempotency_key"],
+        unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+        takes_cards=stripe_gateway() is not None,
+    )
 
 
 @bp.get("/checkouts/<int:checkout_id>/card")
