@@ -23,7 +23,7 @@ from app.auth import (
     role_label,
 )
 from app.catalog import queries as catalog
-from app.db import utcnow
+from app.db import local_date, utcnow
 from app.i18n import N_, money
 from app.orders import queries as orders
 
@@ -254,29 +254,39 @@ def _deliveries_panel(session: Session, actor: Actor) -> Panel:
     counts = orders.status_counts(session, actor.organisation_id, side="buying")
     arriving = counts.get("shipped", 0) + counts.get("delivered", 0)
     held = orders.money_of(session, actor.organisation_id)
-    if held["credit_limit_fen"] is not None:
-        funds = _(
-            "Owed on account: %(owed)s of a %(limit)s limit.",
-            owed=money(held["owed_by_you_fen"]),
-            limit=money(held["credit_limit_fen"]),
-        )
+    due = orders.invoices_due_soon(session, actor.organisation_id, today=local_date(utcnow()))
+    lines = [_("Inspect at the gate and accept what is right; the seller is paid only for that.")]
+    if held["credit_limit_fen"] is None:
+        lines.append(_("Wallet: %(wallet)s.", wallet=money(held["wallet_fen"])))
     else:
-        funds = _("Wallet: %(wallet)s.", wallet=money(held["wallet_fen"]))
+        lines.append(
+            _(
+                "Owed on account: %(owed)s of a %(limit)s limit.",
+                owed=money(held["owed_by_you_fen"]),
+                limit=money(held["credit_limit_fen"]),
+            )
+        )
+    lines += [
+        _(
+            "Invoice %(id)d: %(owed)s due on %(due)s.",
+            id=bill.id,
+            owed=money(bill.amount_fen - bill.paid_fen),
+            due=bill.due_on.isoformat(),
+        )
+        for bill in due
+    ]
     actions = [
         Action(_("My orders"), url_for("orders.index", side="buying"), primary=bool(arriving))
     ]
     if BUYERS.refusal(actor) is None:  # inspectors accept deliveries but do not shop
         actions.append(Action(_("Cart"), url_for("orders.show_cart")))
-    actions.append(Action(_("Money"), url_for("orders.wallet")))
+    actions.append(Action(_("Money"), url_for("orders.wallet"), primary=bool(due)))
     return Panel(
         title=_("Deliveries to accept"),
         figure=str(arriving),
-        lines=[
-            _("Inspect at the gate and accept what is right; the seller is paid only for that."),
-            funds,
-        ],
+        lines=lines,
         actions=actions,
-        tone="warning" if arriving else "neutral",
+        tone="warning" if arriving or due else "neutral",
     )
 
 

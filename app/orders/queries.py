@@ -1,5 +1,7 @@
 """Read-only selects for order pages and the orders API."""
 
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -180,3 +182,16 @@ def owed_to_sellers(session: Session) -> int:
         LedgerAccount.kind == "payable"
     )
     return int(session.scalar(query))  # PostgreSQL sums BIGINT as NUMERIC
+
+
+def invoices_due_soon(
+    session: Session, organisation_id: int, *, today, days: int = 3
+) -> list[Invoice]:
+    """The buyer's unpaid invoices that are overdue or due within `days`, the one due first first."""
+
+    query = select(Invoice).where(
+        Invoice.buyer_id == organisation_id,
+        Invoice.paid_at.is_(None),
+        Invoice.due_on <= today + timedelta(days=days),
+    )
+    return list(session.scalars(query.order_by(Invoice.due_on, Invoice.id)))

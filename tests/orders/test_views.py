@@ -8,9 +8,9 @@ from sqlalchemy import select
 from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
 from app.orders import delivery, services
-from app.orders.models import Order, OrderStatus
+from app.orders.models import Order, OrderStatus, PaymentMethod, TestOutcome
 from app.payments import ledger
-from app.payments.services import confirm_bank_transfer
+from app.payments.services import confirm_bank_transfer, set_credit_terms
 from tests.catalog.test_uploads import jpeg_with_gps
 from tests.factories import BatchFactory, ListingFactory, MembershipFactory, UserFactory, member
 from tests.helpers import post_form, sign_in
@@ -333,3 +333,49 @@ def test_a_line_left_blank_at_the_gate_is_refused_not_taken_as_all_of_it(client,
     assert "请填写这一行验收的数量" in page
     session.refresh(order)
     assert order.status == OrderStatus.shipped and order.accepted_fen is None
+
+
+def test_a_school_sees_an_invoice_falling_due_on_its_dashboard(client, session):
+    school = member(kind=OrgKind.school, role=Role.owner)
+    seller = member(role=Role.manager)
+    set_credit_terms(
+        session,
+        actor_id=UserFactory().id,
+        organisation_id=school.organisation_id,
+        limit_fen=100_000,
+        days=2,
+    )
+    cabbage = ListingFactory(
+        seller=seller.organisation, product_code="chinese_cabbage", price_fen=300
+    )
+    [order] = services.place_orders(
+        session,
+        buyer_id=school.organisation_id,
+        buyer_kind=school.organisation.kind,
+        actor_id=school.user_id,
+        lines=[{"listing_id": cabbage.id, "quantity": 10}],
+        delivery=services.Delivery(
+            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(7)
+        ),
+        payment=PaymentMethod.account,
+    ).orders
+    delivery.ship_order(
+        session, seller_id=seller.organisation_id, actor_id=seller.user_id, order_id=order.id
+    )
+    delivery.accept_order(
+        session,
+        buyer_id=school.organisation_id,
+        actor_id=school.user_id,
+        order_id=order.id,
+        accepted={},
+        inspectors="李老师",
+        test_outcome=TestOutcome.passed,
+    )
+    session.flush()
+    sign_in(client, school.user, school.organisation, language="en")
+
+    page = client.get("/dashboard").get_data(as_text=True)
+
+    due = (local_date(utcnow()) + timedelta(days=2)).isoformat()
+    assert f"¥30.00 due on {due}." in page
+    assert "Owed on account: ¥30.00 of a ¥1,000.00 limit." in page
