@@ -15,7 +15,16 @@ from flask import (
 from flask_babel import gettext as _
 from marshmallow import Schema
 
-from app.auth import BUYERS, INSPECTORS, ORDER_STAFF, SELLERS, TRADERS, current_actor, requires
+from app.auth import (
+    BUYERS,
+    INSPECTORS,
+    ORDER_STAFF,
+    SELLER_KINDS,
+    SELLERS,
+    TRADERS,
+    current_actor,
+    requires,
+)
 from app.db import get_session, transaction
 from app.errors import NotFound
 from app.forms import Form
@@ -55,10 +64,12 @@ bp.add_app_template_global(outcome_options)
 _MOVEMENTS = {
     "top_up": N_("Bank transfer in"),
     "hold": N_("Held for an order"),
-    "refund": N_("Returned from an order"),
-    "settle": N_("Order shared out at acceptance"),
-    "payout": N_("Paid out to the bank"),
+    "refund": N_("Returned from a cancelled order"),
+    "settle": N_("Returned: what was not accepted"),
+    "payout": N_("Paid out"),
 }
+# A settlement reads differently on the seller's side of it.
+_SELLER_MOVEMENTS = {"settle": N_("For goods the buyer accepted"), "payout": N_("Paid out to you")}
 _ACCOUNTS = {
     "wallet": N_("Wallet"),
     "receivable": N_("On account"),
@@ -70,8 +81,9 @@ _ACCOUNTS = {
 
 
 @bp.app_template_global()
-def movement_label(kind: str) -> str:
-    return _(_MOVEMENTS[kind]) if kind in _MOVEMENTS else kind
+def movement_label(kind: str, account_kind: str = "") -> str:
+    label = (account_kind == "payable" and _SELLER_MOVEMENTS.get(kind)) or _MOVEMENTS.get(kind)
+    return _(label) if label else kind
 
 
 @bp.app_template_global()
@@ -392,6 +404,7 @@ def wallet():
     return render_template(
         "orders/wallet.html",
         stripe_account=reads.get(StripeAccount, organisation_id),
+        sells=current_actor().kind in SELLER_KINDS,
         takes_cards=stripe_gateway() is not None,
         money=queries.money_of(reads, organisation_id),
         movements=queries.movements_of(reads, organisation_id),
