@@ -51,10 +51,13 @@ def overview(forms: dict | None = None, status: int = 200):
     ), status
 
 
-def _admin_step(name: str, schema, action, done):
+def _admin_step(name: str, schema, service, done):
+    """Run `service` with the form's values as this admin; on a refusal, show the page with the form."""
     form = Form(schema)
     if form.validate_on_submit():
-        result = form.submit(lambda session: action(session, form.data))
+        result = form.submit(
+            lambda session: service(session, actor_id=current_actor().user_id, **form.data)
+        )
         if result is not None:
             flash(done(result), "success")
             return redirect(url_for("money_admin.overview"))
@@ -68,14 +71,7 @@ def confirm_transfer():
     return _admin_step(
         "transfer",
         BankTransferForm(),
-        lambda session, data: services.confirm_bank_transfer(
-            session,
-            actor_id=current_actor().user_id,
-            organisation_id=data["organisation_id"],
-            reference=data["reference"],
-            amount_fen=data["amount_yuan"],
-            received_on=data["received_on"],
-        ),
+        services.confirm_bank_transfer,
         lambda transfer: _(
             "%(amount)s from %(buyer)s confirmed.",
             amount=yuan_text(transfer.amount_fen),
@@ -91,13 +87,7 @@ def set_credit():
     return _admin_step(
         "credit",
         CreditTermsForm(),
-        lambda session, data: services.set_credit_terms(
-            session,
-            actor_id=current_actor().user_id,
-            organisation_id=data["organisation_id"],
-            limit_fen=data["limit_yuan"],
-            days=data["days"],
-        ),
+        services.set_credit_terms,
         lambda terms: _(
             "Credit terms saved: %(limit)s, %(days)d days.",
             limit=yuan_text(terms.limit_fen),
@@ -113,9 +103,7 @@ def set_fee():
     return _admin_step(
         "fee",
         FeeRateForm(),
-        lambda session, data: services.set_fee_rate(
-            session, actor_id=current_actor().user_id, basis_points=data["basis_points"]
-        ),
+        services.set_fee_rate,
         lambda rate: _(
             "New orders now pay a fee of %(pct)s%%.", pct=f"{rate.basis_points / 100:g}"
         ),
@@ -129,7 +117,7 @@ def run_payouts():
     return _admin_step(
         "payouts",
         Schema(),
-        lambda session, _data: payouts.run_payout_batch(session, actor_id=current_actor().user_id),
+        payouts.run_payout_batch,
         lambda batch: _(
             "Payout batch %(id)d: %(total)s to %(n)d sellers. Download the file for the bank.",
             id=batch.id,
@@ -170,8 +158,7 @@ def resolve(order_id: int):
                 session,
                 actor_id=current_actor().user_id,
                 order_id=order_id,
-                refund_fen=form.data["refund_yuan"],
-                resolution=form.data["resolution"],
+                **form.data,
             )
         )
         if order is not None:

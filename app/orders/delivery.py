@@ -33,12 +33,10 @@ def ship_order(
     now: datetime | None = None,
 ) -> Order:
     """The seller sends a paid order on its way (the delivery note lists its batches)."""
-    now = now or utcnow()
-    order = order_of(session, order_id, seller_id, side="seller")
-    order.move_to(OrderStatus.shipped)
-    order.shipped_at = now
-    record_step(session, "order.shipped", order, actor_id, now)
-    _record_custody(session, order, "delivery.shipped", lambda line: line.quantity, now)
+    order = _seller_moves(session, seller_id, actor_id, order_id, OrderStatus.shipped, now)
+    _record_custody(
+        session, order, "delivery.shipped", lambda line: line.quantity, order.shipped_at
+    )
     return order
 
 
@@ -51,11 +49,16 @@ def mark_delivered(
     now: datetime | None = None,
 ) -> Order:
     """The seller (or its driver) says the goods reached the delivery point."""
+    return _seller_moves(session, seller_id, actor_id, order_id, OrderStatus.delivered, now)
+
+
+def _seller_moves(session, seller_id, actor_id, order_id, status: OrderStatus, now) -> Order:
+    """Move the seller's order on to `status`, stamping when (shipped_at, delivered_at)."""
     now = now or utcnow()
     order = order_of(session, order_id, seller_id, side="seller")
-    order.move_to(OrderStatus.delivered)
-    order.delivered_at = now
-    record_step(session, "order.delivered", order, actor_id, now)
+    order.move_to(status)
+    setattr(order, f"{status}_at", now)
+    record_step(session, f"order.{status}", order, actor_id, now)
     return order
 
 

@@ -39,26 +39,31 @@ def hold(session: Session, order: Order, *, actor_id: int | None) -> None:
             ),
             field="payment",
         )
+    _post(session, order, "hold", "hold", _held(order), actor_id=actor_id)
+
+
+def _held(order: Order) -> dict[str, int]:
+    """The order's total, from where the buyer pays into the order's escrow."""
+    return {buyer_account(order): -order.total_fen, ledger.escrow(order.id): order.total_fen}
+
+
+def _post(session, order: Order, step: str, kind: str, moves, *, actor_id=None, memo="") -> None:
+    """One of the order's postings, its key naming the order and the step."""
     ledger.post(
         session,
-        key=f"order:{order.id}:hold",
-        kind="hold",
+        key=f"order:{order.id}:{step}",
+        kind=kind,
         order_id=order.id,
         actor_id=actor_id,
-        moves={buyer_account(order): -order.total_fen, ledger.escrow(order.id): order.total_fen},
+        memo=memo,
+        moves=moves,
     )
 
 
 def release(session: Session, order: Order, *, step: str, actor_id: int | None) -> None:
     """Give everything held back to the buyer (a cancelled order)."""
-    ledger.post(
-        session,
-        key=f"order:{order.id}:{step}",
-        kind="refund",
-        order_id=order.id,
-        actor_id=actor_id,
-        moves={ledger.escrow(order.id): -order.total_fen, buyer_account(order): order.total_fen},
-    )
+    returned = {account: -amount for account, amount in _held(order).items()}
+    _post(session, order, step, "refund", returned, actor_id=actor_id)
     order.refunded_fen = order.total_fen
     _refund_card(session, order, order.total_fen, step)
 
@@ -76,19 +81,13 @@ def share_out(
     account); otherwise it waits in the seller's payable for the next payout batch."""
     fee = fee_of(seller_fen, order.fee_bps)
     refund = order.total_fen - seller_fen
-    ledger.post(
-        session,
-        key=f"order:{order.id}:{step}",
-        kind="settle",
-        order_id=order.id,
-        actor_id=actor_id,
-        moves={
-            ledger.escrow(order.id): -order.total_fen,
-            ledger.payable(order.seller_id): seller_fen - fee,
-            ledger.FEES: fee,
-            buyer_account(order): refund,
-        },
-    )
+    shares = {
+        ledger.escrow(order.id): -order.total_fen,
+        ledger.payable(order.seller_id): seller_fen - fee,
+        ledger.FEES: fee,
+        buyer_account(order): refund,
+    }
+    _post(session, order, step, "settle", shares, actor_id=actor_id)
     order.accepted_fen, order.fee_fen, order.refunded_fen = seller_fen, fee, refund
     _refund_card(session, order, refund, step)
     return _transfer_card_money(session, order, seller_fen - fee)
@@ -96,14 +95,7 @@ def share_out(
 
 def card_paid(session: Session, order: Order, *, intent_id: str) -> None:
     """Stripe says the checkout's card payment succeeded: the order's share is now held."""
-    ledger.post(
-        session,
-        key=f"order:{order.id}:hold",
-        kind="hold",
-        order_id=order.id,
-        memo=intent_id,
-        moves={ledger.STRIPE: -order.total_fen, ledger.escrow(order.id): order.total_fen},
-    )
+    _post(session, order, "hold", "hold", _held(order), memo=intent_id)
 
 
 def refund_late_card_payment(session: Session, order: Order) -> None:
@@ -145,14 +137,8 @@ def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> boo
         },
         order_id=order.id,
     )
-    ledger.post(
-        session,
-        key=f"order:{order.id}:transfer",
-        kind="payout",
-        order_id=order.id,
-        memo=destination,
-        moves={ledger.payable(order.seller_id): -amount_fen, ledger.STRIPE: amount_fen},
-    )
+    moves = {ledger.payable(order.seller_id): -amount_fen, ledger.STRIPE: amount_fen}
+    _post(session, order, "transfer", "payout", moves, memo=destination)
     return True
 
 

@@ -140,20 +140,24 @@ class DisputeSchema(Schema):
 
 
 class ResolveDisputeForm(Schema):
-    refund_yuan = Yuan(required=True, validate=validate.Range(min=0, max=MAX_MONEY_FEN))
+    refund_fen = Yuan(
+        data_key="refund_yuan", required=True, validate=validate.Range(min=0, max=MAX_MONEY_FEN)
+    )
     resolution = Text(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class BankTransferForm(Schema):
     organisation_id = fields.Integer(required=True, validate=ID_RANGE)
     reference = Text(required=True, validate=validate.Length(min=1, max=60))
-    amount_yuan = Yuan(required=True, validate=_MONEY)
+    amount_fen = Yuan(data_key="amount_yuan", required=True, validate=_MONEY)
     received_on = fields.Date(required=True)
 
 
 class CreditTermsForm(Schema):
     organisation_id = fields.Integer(required=True, validate=ID_RANGE)
-    limit_yuan = Yuan(required=True, validate=validate.Range(min=0, max=MAX_MONEY_FEN))
+    limit_fen = Yuan(
+        data_key="limit_yuan", required=True, validate=validate.Range(min=0, max=MAX_MONEY_FEN)
+    )
     days = fields.Integer(required=True, validate=validate.Range(min=1, max=180))
 
 

@@ -243,9 +243,20 @@ def detail(order_id: int, forms: dict | None = None, status: int = 200):
     ), status
 
 
-def _step(order_id: int, name: str, schema: Schema, action, done: str):
+def _step(order_id: int, name: str, schema: Schema, service, party: str, done: str):
+    """Run one step of an order for this side (`party` names the service's keyword for it: buyer_id,
+    seller_id or organisation_id) with the form's values; on a refusal, show the order again with it."""
+    actor = current_actor()
     form = Form(schema)
-    if form.validate_on_submit() and form.submit(lambda session: action(session, form.data)):
+    if form.validate_on_submit() and form.submit(
+        lambda session: service(
+            session,
+            actor_id=actor.user_id,
+            order_id=order_id,
+            **{party: actor.organisation_id},
+            **form.data,
+        )
+    ):
         make_waiting_stripe_calls()  # refunds and transfers the step queued, now that it stands
         flash(done, "success")
         return redirect(url_for("orders.detail", order_id=order_id))
@@ -256,39 +267,17 @@ def _step(order_id: int, name: str, schema: Schema, action, done: str):
 @requires(BUYERS)
 def pay(order_id: int):
     """Pay an order placed to pay later."""
-    actor = current_actor()
-    return _step(
-        order_id,
-        "pay",
-        PayOrderSchema(),
-        lambda session, data: services.pay_order(
-            session,
-            buyer_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            order_id=order_id,
-            **data,
-        ),
-        _("Paid: the money is held until you accept the delivery."),
-    )
+    done = _("Paid: the money is held until you accept the delivery.")
+    return _step(order_id, "pay", PayOrderSchema(), services.pay_order, "buyer_id", done)
 
 
 @bp.post("/orders/<int:order_id>/cancel")
 @requires(ORDER_STAFF)
 def cancel(order_id: int):
     """Cancel an order not yet shipped."""
-    actor = current_actor()
+    done = _("The order is cancelled; its stock and any money held went back.")
     return _step(
-        order_id,
-        "cancel",
-        CancelOrderSchema(),
-        lambda session, data: services.cancel_order(
-            session,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            order_id=order_id,
-            **data,
-        ),
-        _("The order is cancelled; its stock and any money held went back."),
+        order_id, "cancel", CancelOrderSchema(), services.cancel_order, "organisation_id", done
     )
 
 
@@ -296,84 +285,48 @@ def cancel(order_id: int):
 @requires(SELLERS)
 def ship(order_id: int):
     """The seller ships a paid order."""
-    actor = current_actor()
-    return _step(
-        order_id,
-        "ship",
-        Schema(),
-        lambda session, _data: delivery.ship_order(
-            session, seller_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
-        ),
-        _("Marked as shipped. Print the delivery note to go with the goods."),
-    )
+    done = _("Marked as shipped. Print the delivery note to go with the goods.")
+    return _step(order_id, "ship", Schema(), delivery.ship_order, "seller_id", done)
 
 
 @bp.post("/orders/<int:order_id>/deliver")
 @requires(SELLERS)
 def deliver(order_id: int):
     """The seller says the goods reached the delivery point."""
-    actor = current_actor()
-    return _step(
-        order_id,
-        "deliver",
-        Schema(),
-        lambda session, _data: delivery.mark_delivered(
-            session, seller_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
-        ),
-        _("Marked as delivered; the buyer's inspectors can now accept it."),
-    )
+    done = _("Marked as delivered; the buyer's inspectors can now accept it.")
+    return _step(order_id, "deliver", Schema(), delivery.mark_delivered, "seller_id", done)
 
 
 @bp.post("/orders/<int:order_id>/accept")
 @requires(INSPECTORS)
 def accept(order_id: int):
-    """The buyer's inspectors sign off what they accept, with weights, the test and a photo."""
-    actor = current_actor()
+    """The buyer's inspectors sign off what they accept, with weights, the test and photos."""
     photos = [
         (file.filename, file.read()) for file in request.files.getlist("photos") if file.filename
     ]
 
-    def sign_off(session, data):
-        order = queries.order_for(session, order_id, actor.organisation_id)
-        accepted = accepted_quantities(request.form, [line.id for line in order.lines])
+    def sign_off(session, *, buyer_id: int, order_id: int, **values):
+        order = queries.order_for(session, order_id, buyer_id)
         return delivery.accept_order(
             session,
-            buyer_id=actor.organisation_id,
-            actor_id=actor.user_id,
+            buyer_id=buyer_id,
             order_id=order_id,
-            accepted=accepted,
+            accepted=accepted_quantities(request.form, [line.id for line in order.lines]),
             photos=photos,
             folder=upload_folder(),
-            **data,
+            **values,
         )
 
-    return _step(
-        order_id,
-        "accept",
-        AcceptOrderForm(),
-        sign_off,
-        _("Accepted. The seller is paid for what you accepted; the rest of your money is back."),
-    )
+    done = _("Accepted. The seller is paid for what you accepted; the rest of your money is back.")
+    return _step(order_id, "accept", AcceptOrderForm(), sign_off, "buyer_id", done)
 
 
 @bp.post("/orders/<int:order_id>/dispute")
 @requires(BUYERS)
 def dispute(order_id: int):
     """Disagree with a delivery: the money stays held until the platform decides."""
-    actor = current_actor()
-    return _step(
-        order_id,
-        "dispute",
-        DisputeSchema(),
-        lambda session, data: delivery.open_dispute(
-            session,
-            buyer_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            order_id=order_id,
-            **data,
-        ),
-        _("Dispute opened. The platform will look at it; the money stays held until then."),
-    )
+    done = _("Dispute opened. The platform will look at it; the money stays held until then.")
+    return _step(order_id, "dispute", DisputeSchema(), delivery.open_dispute, "buyer_id", done)
 
 
 @bp.get("/orders/<int:order_id>/delivery-note")

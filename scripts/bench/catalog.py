@@ -158,9 +158,9 @@ def _measure(engine: str, url: str, arguments) -> list[tuple]:
                 threads=arguments.threads,
                 env={"MARKET_CACHE_SECONDS": cache},
             )
-            with server as base:
+            with server:
                 results.append(
-                    (engine, connections, label, *_wrk(base, paths, arguments, connections))
+                    (engine, connections, label, *_wrk(server.base, paths, arguments, connections))
                 )
     return results
 

@@ -48,10 +48,12 @@ def free_port() -> int:
 
 
 class Server:
-    """`with Server(url, "wsgi:app", workers=2, threads=4) as base:` gunicorn serving `url` at `base`."""
+    """`with Server(url, "wsgi:app", workers=2, threads=4) as server:` gunicorn serving the database at
+    `url` on `server.base` (the benchmarks, and the tests that need real processes)."""
 
     def __init__(self, url: str, app: str, *, workers: int, threads: int, env: dict | None = None):
         self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
         self.command = [
             str(BIN / "gunicorn"),
             "--bind",
@@ -74,20 +76,36 @@ class Server:
             **(env or {}),
         }
 
-    def __enter__(self) -> str:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
-        base = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
+    def __enter__(self) -> "Server":
+        # A session of its own, so that stopping it stops its workers too.
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, start_new_session=True
+        )
+        for _ in range(150):
             try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our own local server
-                return base
+                urllib.request.urlopen(f"{self.base}/healthz", timeout=1)  # noqa: S310 - our own server
+                return self
             except OSError:
                 time.sleep(0.2)
+        self.__exit__()
         raise RuntimeError("the server did not start")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn master's children (its workers), read from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
     def __exit__(self, *_exc) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,13 @@ def main() -> int:
                 "day": day,
             }
             server = Server(url, "wsgi:app", workers=arguments.workers, threads=arguments.threads)
-            with server as base:
+            with server:
                 figures = wrk(
-                    base, lua, connections=connections, seconds=arguments.duration, warm_up=3
+                    server.base,
+                    lua,
+                    connections=connections,
+                    seconds=arguments.duration,
+                    warm_up=3,
                 )
             rows.append((engine, connections, figures, _check(url)))
     _report(rows)

@@ -23,8 +23,8 @@ from app.orders.models import Order, OrderLine, OrderStatus
 from app.payments.models import LedgerTransaction
 from app.payments.services import confirm_bank_transfer
 from config import TestConfig
+from scripts.bench.common import Server
 from tests.factories.accounts import password_hash
-from tests.live import LiveServer
 
 TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
 
@@ -125,7 +125,7 @@ def test_200_buyers_racing_for_50_kg_exactly_50_get_one(empty_database_url):
         start.wait()
         results.append(_order(server.base, token, listing_id))
 
-    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+    with Server(empty_database_url, "wsgi:app", workers=2, threads=8) as server:
         threads = [threading.Thread(target=buy, args=(token,)) for token in tokens]
         for thread in threads:
             thread.start()
@@ -155,7 +155,7 @@ def test_the_same_idempotency_key_sent_three_times_at_once_makes_one_order(empty
         start.wait()
         results.append(_order(server.base, token, listing_id, quantity=2, key="erp-po-20261128-7"))
 
-    with LiveServer(empty_database_url, workers=2, threads=4) as server:
+    with Server(empty_database_url, "wsgi:app", workers=2, threads=4) as server:
         threads = [threading.Thread(target=buy) for _ in range(3)]
         for thread in threads:
             thread.start()
@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_checkout_leaves_no_half_written_order(empty_databas
             except (OSError, http.client.HTTPException, json.JSONDecodeError):
                 placed.append("broken")  # the worker serving it was killed
 
-    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+    with Server(empty_database_url, "wsgi:app", workers=2, threads=8) as server:
         threads = [threading.Thread(target=keep_buying, args=(token,)) for token in tokens]
         for thread in threads:
             thread.start()
@@ -254,7 +254,7 @@ def test_carts_naming_two_listings_in_opposite_orders_never_deadlock(empty_datab
             _order(server.base, token, [first, second] if n % 2 else [second, first])[0]
         )
 
-    with LiveServer(empty_database_url, workers=2, threads=8) as server:
+    with Server(empty_database_url, "wsgi:app", workers=2, threads=8) as server:
         threads = [threading.Thread(target=buy, args=pair) for pair in enumerate(tokens)]
         for thread in threads:
             thread.start()
