@@ -8,12 +8,13 @@ from app.auth import OrgKind
 from app.db import local_date, utcnow
 from app.orders import delivery, services
 from app.orders.cli import problems
-from app.orders.models import PaymentMethod, TestOutcome
+from app.orders.models import PaymentMethod
 from app.payments import ledger
 from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.services import confirm_bank_transfer
 from app.payments.stripe_gateway import stripe_gateway
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
+from tests.orders.steps import accept
 from tests.stripe_fake import webhook
 
 TOMORROW = local_date(utcnow()) + timedelta(days=1)
@@ -70,15 +71,7 @@ def _story(session, client, provider: str) -> dict:
         delivery.ship_order(
             session, seller_id=order.seller_id, actor_id=person.id, order_id=order.id
         )
-    delivery.accept_order(
-        session,
-        buyer_id=buyer.id,
-        actor_id=person.id,
-        order_id=cabbage_order.id,
-        accepted={cabbage_order.lines[0].id: 48},
-        inspectors="张经理",
-        test_outcome=TestOutcome.passed,
-    )
+    accept(session, cabbage_order, person.id, {cabbage_order.lines[0].id: 48}, inspectors="张经理")
     delivery.open_dispute(
         session, buyer_id=buyer.id, actor_id=person.id, order_id=tea_order.id, reason="受潮"
     )

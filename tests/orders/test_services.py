@@ -9,12 +9,13 @@ from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.orders import delivery, payouts, services
 from app.orders.cli import problems
-from app.orders.models import OrderStatus, PaymentMethod, TestOutcome
+from app.orders.models import OrderStatus, PaymentMethod
 from app.payments import ledger
 from app.payments.ledger import InsufficientFunds
 from app.payments.models import Invoice
 from app.payments.services import confirm_bank_transfer, set_credit_terms, set_fee_rate
 from tests.factories import BatchFactory, ListingFactory, OrganisationFactory, UserFactory
+from tests.orders.steps import accept, checkout, credit
 
 TOMORROW = local_date(utcnow()) + timedelta(days=1)
 GATE = services.Delivery("湄江中学食堂", TOMORROW, time(6, 0), time(6, 30), "从后门进")
@@ -50,15 +51,7 @@ def fund(database, school, admin, yuan: int, reference: str = "BANK-001") -> Non
 
 
 def place(session, school, user, lines, **kwargs):
-    return services.place_orders(
-        session,
-        buyer_id=school.id,
-        buyer_kind=school.kind,
-        actor_id=user.id,
-        lines=[{"listing_id": listing.id, "quantity": quantity} for listing, quantity in lines],
-        delivery=kwargs.pop("delivery", GATE),
-        **kwargs,
-    )
+    return checkout(session, school, user.id, lines, **kwargs)
 
 
 def books_balance(session) -> bool:
@@ -70,14 +63,7 @@ def books_balance(session) -> bool:
 def test_a_cart_from_three_cooperatives_becomes_three_paid_orders(
     session, school, buyer_user, admin
 ):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=1_000_000,
-        received_on=TOMORROW - timedelta(days=1),
-    )
+    credit(session, school.id, 1_000_000)
     tea, rice, chili = (
         ListingFactory(price_fen=68000),
         ListingFactory(
@@ -112,14 +98,7 @@ def test_a_cart_from_three_cooperatives_becomes_three_paid_orders(
 
 
 def test_lines_keep_the_price_of_the_moment_they_were_ordered(session, school, buyer_user, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=500_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 500_000)
     tea = ListingFactory(price_fen=68000)
     [order] = place(session, school, buyer_user, [(tea, 1)]).orders
     tea.price_fen = 99000
@@ -128,14 +107,7 @@ def test_lines_keep_the_price_of_the_moment_they_were_ordered(session, school, b
 
 
 def test_stock_is_taken_and_the_listing_sells_out_at_zero(session, school, buyer_user, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=10_000_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 10_000_000)
     tea = ListingFactory(quantity=5)
     place(session, school, buyer_user, [(tea, 5)])
     session.refresh(tea)
@@ -195,14 +167,7 @@ def test_an_empty_wallet_refuses_the_whole_checkout_and_gives_the_stock_back(
 
 
 def test_the_same_idempotency_key_three_times_makes_one_order(session, school, buyer_user, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=500_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 500_000)
     tea = ListingFactory()
     results = [
         place(session, school, buyer_user, [(tea, 2)], idempotency_key="cart-7") for _ in range(3)
@@ -229,14 +194,7 @@ def test_reusing_a_key_for_a_different_order_is_refused(session, school, buyer_u
 
 
 def _paid_and_shipped(session, school, buyer_user, admin, *, quantity=50, price=1200):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=1_000_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 1_000_000)
     cabbage = ListingFactory(
         product_code="chinese_cabbage",
         grade_code="first",
@@ -257,14 +215,12 @@ def test_accepting_48_of_50_kg_pays_the_seller_for_48_less_the_fee_and_refunds_2
     order, _ = _paid_and_shipped(session, school, buyer_user, admin, price=1234)  # ¥12.34 a kg
     inspector = UserFactory()
 
-    delivery.accept_order(
+    accept(
         session,
-        buyer_id=school.id,
-        actor_id=inspector.id,
-        order_id=order.id,
-        accepted={order.lines[0].id: 48},
+        order,
+        inspector.id,
+        {order.lines[0].id: 48},
         inspectors="李老师、王师傅",
-        test_outcome=TestOutcome.passed,
         weights="48.2 kg on the canteen scale",
         note="2 kg wilted",
     )
@@ -286,28 +242,13 @@ def test_accepting_48_of_50_kg_pays_the_seller_for_48_less_the_fee_and_refunds_2
 def test_accepting_more_than_was_shipped_is_refused(session, school, buyer_user, admin):
     order, _ = _paid_and_shipped(session, school, buyer_user, admin)
     with pytest.raises(RuleViolation, match="from 0 to the 50 kg"):
-        delivery.accept_order(
-            session,
-            buyer_id=school.id,
-            actor_id=buyer_user.id,
-            order_id=order.id,
-            accepted={order.lines[0].id: 51},
-            inspectors="李老师",
-            test_outcome=TestOutcome.passed,
-        )
+        accept(session, order, buyer_user.id, {order.lines[0].id: 51})
 
 
 def test_only_the_seller_ships_and_nobody_ships_someone_elses_order(
     session, school, buyer_user, admin
 ):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=1_000_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 1_000_000)
     [order] = place(session, school, buyer_user, [(ListingFactory(), 1)]).orders
     with pytest.raises(PermissionDenied, match="Only the seller"):
         delivery.ship_order(session, seller_id=school.id, actor_id=buyer_user.id, order_id=order.id)
@@ -335,14 +276,7 @@ def test_paying_a_cancelled_order_is_refused(session, school, buyer_user, admin)
 
 
 def test_cancelling_a_paid_order_returns_stock_and_money(session, school, buyer_user, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=1_000_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 1_000_000)
     tea = ListingFactory(quantity=2)
     [order] = place(session, school, buyer_user, [(tea, 2)]).orders
     services.cancel_order(
@@ -407,29 +341,13 @@ def test_a_school_pays_on_account_is_invoiced_with_its_terms_and_reminded(
         place(session, school, buyer_user, [(cabbage, 60)], payment=PaymentMethod.account)
     delivery.ship_order(session, seller_id=order.seller_id, actor_id=admin.id, order_id=order.id)
     now = utcnow()
-    delivery.accept_order(
-        session,
-        buyer_id=school.id,
-        actor_id=buyer_user.id,
-        order_id=order.id,
-        accepted={},
-        inspectors="李老师",
-        test_outcome=TestOutcome.passed,
-        now=now,
-    )
+    accept(session, order, buyer_user.id, now=now)
     bill = session.scalar(select(Invoice).where(Invoice.order_id == order.id))
     assert (bill.amount_fen, bill.due_on) == (50000, local_date(now) + timedelta(days=30))
     assert payouts.remind_due_invoices(session, now=now) == 0
     assert payouts.remind_due_invoices(session, now=now + timedelta(days=28)) == 1
     assert payouts.remind_due_invoices(session, now=now + timedelta(days=29)) == 0
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="PAY-1",
-        amount_fen=60000,
-        received_on=local_date(now),
-    )
+    credit(session, school.id, 60000)
     assert bill.paid_at is not None
     assert ledger.balance(session, ledger.receivable(school.id)) == 0
     assert ledger.balance(session, ledger.wallet(school.id)) == 10000
@@ -445,15 +363,7 @@ def test_a_payout_batch_pays_every_seller_and_completes_their_orders(
     session, school, buyer_user, admin
 ):
     order, _ = _paid_and_shipped(session, school, buyer_user, admin, quantity=10, price=1000)
-    delivery.accept_order(
-        session,
-        buyer_id=school.id,
-        actor_id=buyer_user.id,
-        order_id=order.id,
-        accepted={},
-        inspectors="李老师",
-        test_outcome=TestOutcome.passed,
-    )
+    accept(session, order, buyer_user.id)
     batch = payouts.run_payout_batch(session, actor_id=admin.id)
     session.refresh(order)
     assert [(payout.organisation_id, payout.amount_fen) for payout in batch.payouts] == [
@@ -468,14 +378,7 @@ def test_a_payout_batch_pays_every_seller_and_completes_their_orders(
 
 
 def test_the_fee_set_by_the_admin_applies_to_new_orders_only(session, school, buyer_user, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=1_000_000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 1_000_000)
     [before] = place(session, school, buyer_user, [(ListingFactory(), 1)]).orders
     set_fee_rate(session, actor_id=admin.id, basis_points=350)
     [after] = place(session, school, buyer_user, [(ListingFactory(), 1)]).orders
@@ -483,23 +386,19 @@ def test_the_fee_set_by_the_admin_applies_to_new_orders_only(session, school, bu
 
 
 def test_a_bank_reference_is_confirmed_once(session, school, admin):
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=100,
-        received_on=TOMORROW,
-    )
-    with pytest.raises(Conflict, match="confirmed already"):
+    def confirm():
         confirm_bank_transfer(
             session,
             actor_id=admin.id,
             organisation_id=school.id,
-            reference="B1",
+            reference="ICBC-0001",
             amount_fen=100,
             received_on=TOMORROW,
         )
+
+    confirm()
+    with pytest.raises(Conflict, match="confirmed already"):
+        confirm()
     assert ledger.balance(session, ledger.wallet(school.id)) == 100
 
 
@@ -508,14 +407,7 @@ def test_the_ledger_check_names_a_tampered_balance(session, school, admin):
 
     from app.payments.models import LedgerAccount
 
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="B1",
-        amount_fen=100,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 100)
     session.execute(
         update(LedgerAccount)
         .where(LedgerAccount.code == ledger.wallet(school.id))
@@ -539,14 +431,7 @@ def test_flask_ledger_check_passes_on_balanced_books_and_names_what_is_wrong(
 
     from app.payments.models import LedgerAccount
 
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="CLI-1",
-        amount_fen=500,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 500)
     session.flush()
     runner = app.test_cli_runner()
     balanced = runner.invoke(args=["ledger", "check"])
@@ -568,14 +453,7 @@ def test_a_transfer_while_an_order_on_account_awaits_delivery_funds_the_wallet(
     cabbage = ListingFactory(product_code="chinese_cabbage", price_fen=1000, quantity=500)
     place(session, school, buyer_user, [(cabbage, 10)], payment=PaymentMethod.account)
 
-    confirm_bank_transfer(
-        session,
-        actor_id=admin.id,
-        organisation_id=school.id,
-        reference="TOP-UP",
-        amount_fen=10000,
-        received_on=TOMORROW,
-    )
+    credit(session, school.id, 10000)
 
     assert ledger.balance(session, ledger.wallet(school.id)) == 10000  # nothing is invoiced yet
     assert ledger.balance(session, ledger.receivable(school.id)) == -10000

@@ -1,19 +1,20 @@
 import io
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
-from app.orders import delivery, services
-from app.orders.models import Order, OrderStatus, PaymentMethod, TestOutcome
+from app.orders import delivery
+from app.orders.models import Order, OrderStatus, PaymentMethod
 from app.payments import ledger
-from app.payments.services import confirm_bank_transfer, set_credit_terms
+from app.payments.services import set_credit_terms
 from tests.catalog.test_uploads import jpeg_with_gps
 from tests.factories import BatchFactory, ListingFactory, MembershipFactory, UserFactory, member
 from tests.helpers import post_form, sign_in
+from tests.orders.steps import accept, checkout, checkout_form, credit
 
 TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
 
@@ -25,35 +26,13 @@ def uploads(app, tmp_path):
     app.config["UPLOAD_FOLDER"] = ""
 
 
-def _fund(session, organisation_id: int, yuan: int) -> None:
-    confirm_bank_transfer(
-        session,
-        actor_id=UserFactory().id,
-        organisation_id=organisation_id,
-        reference=f"V-{organisation_id}",
-        amount_fen=yuan * 100,
-        received_on=local_date(utcnow()),
-    )
-
-
 def _checkout(client, **fields):
-    cart = client.get("/cart").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
-    form = {
-        "idempotency_key": key,
-        "delivery_point": "永辉超市湄潭店收货区",
-        "delivery_date": TOMORROW,
-        "window_start": "08:00",
-        "window_end": "10:00",
-        "payment": "wallet",
-        **fields,
-    }
-    return post_form(client, "/cart/checkout", form)
+    return post_form(client, "/cart/checkout", checkout_form(client, **fields))
 
 
 def test_a_supermarket_fills_a_cart_from_three_cooperatives_and_checks_out_once(client, session):
     buyer = member(kind=OrgKind.supermarket, role=Role.manager)
-    _fund(session, buyer.organisation_id, 5000)
+    credit(session, buyer.organisation_id, 500000)
     listings = [
         ListingFactory(price_fen=68000),
         ListingFactory(product_code="chaotian_chili", price_fen=2500),
@@ -78,19 +57,11 @@ def test_a_supermarket_fills_a_cart_from_three_cooperatives_and_checks_out_once(
 
 def test_a_double_click_on_place_order_places_it_once(client, session):
     buyer = member(kind=OrgKind.supermarket, role=Role.manager)
-    _fund(session, buyer.organisation_id, 5000)
+    credit(session, buyer.organisation_id, 500000)
     tea = ListingFactory()
     sign_in(client, buyer.user, buyer.organisation)
     post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
-    cart = client.get("/cart").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
-    form = {
-        "idempotency_key": key,
-        "delivery_point": "收货区",
-        "delivery_date": TOMORROW,
-        "window_start": "08:00",
-        "window_end": "10:00",
-    }
+    form = checkout_form(client)
     post_form(client, "/cart/checkout", form)
     post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
     post_form(client, "/cart/checkout", form)
@@ -101,7 +72,7 @@ def test_a_double_click_on_place_order_places_it_once(client, session):
     )
 
 
-def test_an_empty_wallet_is_explained_on_the_checkout_form(client, session):
+def test_an_empty_wallet_is_explained_on_thecheckout_form(client, session):
     buyer = member(kind=OrgKind.school, role=Role.manager)
     tea = ListingFactory()
     sign_in(client, buyer.user, buyer.organisation)
@@ -119,7 +90,7 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
 ):
     school = member(kind=OrgKind.school, role=Role.manager)
     inspector = MembershipFactory(organisation=school.organisation, role=Role.inspector)
-    _fund(session, school.organisation_id, 1000)
+    credit(session, school.organisation_id, 100000)
     seller = member(role=Role.manager)
     batch = BatchFactory(seller=seller.organisation)
     cabbage = ListingFactory(
@@ -166,7 +137,7 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
 
 def test_accepting_more_than_shipped_on_the_page_says_so_on_the_line(client, session):
     school = member(kind=OrgKind.school, role=Role.owner)
-    _fund(session, school.organisation_id, 1000)
+    credit(session, school.organisation_id, 100000)
     seller = member(role=Role.manager)
     tea = ListingFactory(seller=seller.organisation, price_fen=1000)
     sign_in(client, school.user, school.organisation)
@@ -244,7 +215,7 @@ def test_an_admin_confirms_a_transfer_resolves_a_dispute_and_downloads_the_payou
 
 def test_a_buyer_sees_its_wallet_in_english(client, session):
     school = member(kind=OrgKind.school, role=Role.manager)
-    _fund(session, school.organisation_id, 250)
+    credit(session, school.organisation_id, 25000)
     sign_in(client, school.user, school.organisation, language="en")
     page = client.get("/wallet").get_data(as_text=True)
     assert "¥250.00" in page and "Bank transfer in" in page
@@ -261,9 +232,9 @@ def test_an_unverified_buyer_can_look_but_not_check_out(client, session):
 def test_dashboards_say_what_to_ship_and_what_to_accept(client, session):
     school = member(kind=OrgKind.school, role=Role.inspector)
     seller = member(role=Role.manager)
-    _fund(session, school.organisation_id, 1000)
+    credit(session, school.organisation_id, 100000)
     tea = ListingFactory(seller=seller.organisation, price_fen=1000)
-    [order] = place_for(session, school, tea)
+    [order] = checkout(session, school.organisation, school.user_id, [(tea, 1)]).orders
 
     sign_in(client, seller.user, seller.organisation, language="en")
     seller_page = client.get("/dashboard").get_data(as_text=True)
@@ -279,36 +250,13 @@ def test_dashboards_say_what_to_ship_and_what_to_accept(client, session):
     )
 
 
-def place_for(session, buyer, listing):
-    placed = services.place_orders(
-        session,
-        buyer_id=buyer.organisation_id,
-        buyer_kind=buyer.organisation.kind,
-        actor_id=buyer.user_id,
-        lines=[{"listing_id": listing.id, "quantity": 1}],
-        delivery=services.Delivery(
-            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(6, 30)
-        ),
-    )
-    return placed.orders
-
-
 def test_a_line_left_blank_at_the_gate_is_refused_not_taken_as_all_of_it(client, session):
     school = member(kind=OrgKind.school, role=Role.owner)
-    _fund(session, school.organisation_id, 1000)
+    credit(session, school.organisation_id, 100000)
     seller = member(role=Role.manager)
     tea = ListingFactory(seller=seller.organisation, price_fen=1000)
     chili = ListingFactory(seller=seller.organisation, product_code="chaotian_chili", price_fen=100)
-    placed = services.place_orders(
-        session,
-        buyer_id=school.organisation_id,
-        buyer_kind=school.organisation.kind,
-        actor_id=school.user_id,
-        lines=[{"listing_id": tea.id, "quantity": 50}, {"listing_id": chili.id, "quantity": 10}],
-        delivery=services.Delivery(
-            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(7)
-        ),
-    )
+    placed = checkout(session, school.organisation, school.user_id, [(tea, 50), (chili, 10)])
     [order] = placed.orders
     delivery.ship_order(
         session, seller_id=seller.organisation_id, actor_id=seller.user_id, order_id=order.id
@@ -348,29 +296,13 @@ def test_a_school_sees_an_invoice_falling_due_on_its_dashboard(client, session):
     cabbage = ListingFactory(
         seller=seller.organisation, product_code="chinese_cabbage", price_fen=300
     )
-    [order] = services.place_orders(
-        session,
-        buyer_id=school.organisation_id,
-        buyer_kind=school.organisation.kind,
-        actor_id=school.user_id,
-        lines=[{"listing_id": cabbage.id, "quantity": 10}],
-        delivery=services.Delivery(
-            "食堂", local_date(utcnow()) + timedelta(days=1), time(6), time(7)
-        ),
-        payment=PaymentMethod.account,
+    [order] = checkout(
+        session, school.organisation, school.user_id, [(cabbage, 10)], payment=PaymentMethod.account
     ).orders
     delivery.ship_order(
         session, seller_id=seller.organisation_id, actor_id=seller.user_id, order_id=order.id
     )
-    delivery.accept_order(
-        session,
-        buyer_id=school.organisation_id,
-        actor_id=school.user_id,
-        order_id=order.id,
-        accepted={},
-        inspectors="李老师",
-        test_outcome=TestOutcome.passed,
-    )
+    accept(session, order, school.user_id)
     session.flush()
     sign_in(client, school.user, school.organisation, language="en")
 

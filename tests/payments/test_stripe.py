@@ -1,6 +1,5 @@
 """The Stripe provider, driven through the real stripe library with FakeStripe answering for Stripe."""
 
-import re
 import socket
 from datetime import timedelta
 
@@ -11,12 +10,13 @@ from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
 from app.orders import delivery, services
 from app.orders.cli import problems
-from app.orders.models import Order, OrderStatus, TestOutcome
+from app.orders.models import Order, OrderStatus
 from app.payments import ledger
 from app.payments.models import CardPayment, LedgerEntry, StripeAccount, StripeCall, StripeEvent
 from app.payments.outbox import make_waiting_stripe_calls
 from tests.factories import ApiTokenFactory, ListingFactory, member
 from tests.helpers import bearer, post_form, sign_in
+from tests.orders.steps import accept, checkout_form
 from tests.stripe_fake import webhook
 
 TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
@@ -141,15 +141,7 @@ def test_acceptance_refunds_the_card_and_transfers_the_sellers_share(
     )
 
     with app.app_context():  # the provider is the app's
-        delivery.accept_order(
-            session,
-            buyer_id=buyer.organisation_id,
-            actor_id=buyer.user_id,
-            order_id=order.id,
-            accepted={order.lines[0].id: 48},
-            inspectors="张经理",
-            test_outcome=TestOutcome.passed,
-        )
+        accept(session, order, buyer.user_id, {order.lines[0].id: 48}, inspectors="张经理")
 
         session.flush()  # committed, as the request would have
         make_waiting_stripe_calls()
@@ -245,20 +237,7 @@ def test_a_buyer_chooses_card_at_checkout_and_gets_stripes_payment_form(
     sign_in(client, buyer.user, buyer.organisation)
     post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
     cart = client.get("/cart").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)
-
-    placed = post_form(
-        client,
-        "/cart/checkout",
-        {
-            "idempotency_key": key,
-            "delivery_point": "收货区",
-            "delivery_date": TOMORROW,
-            "window_start": "08:00",
-            "window_end": "10:00",
-            "payment": "card",
-        },
-    )
+    placed = post_form(client, "/cart/checkout", checkout_form(client, payment="card"))
     page = client.get(placed.headers["Location"])
     app.config["STRIPE_PUBLISHABLE_KEY"] = ""
 
