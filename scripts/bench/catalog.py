@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.common import DEFAULT_POSTGRES, Server, postgres_schema, wrk
+from scripts.bench.common import DEFAULT_POSTGRES, Server, benchmark_options, postgres_schema, wrk
 
 SCHEMA = "agrilink_bench"
 
@@ -76,15 +76,8 @@ def main() -> int:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser = benchmark_options(__doc__, engines="sqlite,postgresql", connections="2,4", threads=4)
     parser.add_argument("--listings", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
-    parser.add_argument("--connections", default="2,4", help="concurrent clients, one run for each")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     return parser.parse_args()
 
 

@@ -1,6 +1,7 @@
 """What the benchmarks share: a gunicorn server on a free port, a PostgreSQL schema of their own, and wrk
 driven by a Lua script that prints one RESULT line (requests, seconds, p50, p95, p99 in ms, errors)."""
 
+import argparse
 import os
 import signal
 import socket
@@ -25,6 +26,23 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors))
 end
 """
+
+
+def benchmark_options(
+    description: str, *, engines: str, connections: str, threads: int
+) -> argparse.ArgumentParser:
+    """The options every benchmark takes; a benchmark adds its own, then parses."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engines", default=engines)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument(
+        "--connections", default=connections, help="concurrent clients, one run each"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=threads, help="threads per worker")
+    return parser
 
 
 def postgres_schema(server: str, schema: str, *, fresh: bool = False) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.common import DEFAULT_POSTGRES, Server, postgres_schema, wrk
+from scripts.bench.common import DEFAULT_POSTGRES, Server, benchmark_options, postgres_schema, wrk
 
 SCHEMA = "agrilink_bench_orders"
 
@@ -73,18 +73,9 @@ def main() -> int:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--engines", default="postgresql,sqlite")
+    parser = benchmark_options(__doc__, engines="postgresql,sqlite", connections="8,16", threads=8)
     parser.add_argument("--buyers", type=int, default=300)
     parser.add_argument("--listings", type=int, default=200)
-    parser.add_argument("--duration", type=int, default=15, help="seconds measured")
-    parser.add_argument(
-        "--connections", default="8,16", help="concurrent clients, one run for each"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     return parser.parse_args()
 
 

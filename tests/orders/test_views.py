@@ -30,6 +30,19 @@ def _checkout(client, **fields):
     return post_form(client, "/cart/checkout", checkout_form(client, **fields))
 
 
+def _ordered_on_the_pages(client, session, buyer, listing, quantity: int) -> Order:
+    """The buyer puts `quantity` of the listing in its cart and checks out: its (one) order."""
+    sign_in(client, buyer.user, buyer.organisation)
+    post_form(client, "/cart/lines", {"listing_id": listing.id, "quantity": quantity})
+    _checkout(client)
+    return session.scalar(select(Order).where(Order.buyer_id == buyer.organisation_id))
+
+
+def _shipped_on_the_pages(client, seller, order: Order) -> None:
+    sign_in(client, seller.user, seller.organisation)
+    post_form(client, f"/orders/{order.id}/ship")
+
+
 def test_a_supermarket_fills_a_cart_from_three_cooperatives_and_checks_out_once(client, session):
     buyer = member(kind=OrgKind.supermarket, role=Role.manager)
     credit(session, buyer.organisation_id, 500000)
@@ -96,13 +109,9 @@ def test_seller_ships_with_a_delivery_note_and_the_school_accepts_48_of_50_with_
     cabbage = ListingFactory(
         seller=seller.organisation, product_code="chinese_cabbage", price_fen=300, batch=batch
     )
-    sign_in(client, school.user, school.organisation)
-    post_form(client, "/cart/lines", {"listing_id": cabbage.id, "quantity": 50})
-    _checkout(client)
-    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
+    order = _ordered_on_the_pages(client, session, school, cabbage, 50)
 
-    sign_in(client, seller.user, seller.organisation)
-    post_form(client, f"/orders/{order.id}/ship")
+    _shipped_on_the_pages(client, seller, order)
     note = client.get(f"/orders/{order.id}/delivery-note").get_data(as_text=True)
 
     sign_in(client, inspector.user, school.organisation)
@@ -140,12 +149,8 @@ def test_accepting_more_than_shipped_on_the_page_says_so_on_the_line(client, ses
     credit(session, school.organisation_id, 100000)
     seller = member(role=Role.manager)
     tea = ListingFactory(seller=seller.organisation, price_fen=1000)
-    sign_in(client, school.user, school.organisation)
-    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 5})
-    _checkout(client)
-    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
-    sign_in(client, seller.user, seller.organisation)
-    post_form(client, f"/orders/{order.id}/ship")
+    order = _ordered_on_the_pages(client, session, school, tea, 5)
+    _shipped_on_the_pages(client, seller, order)
     sign_in(client, school.user, school.organisation)
 
     response = post_form(
@@ -184,12 +189,8 @@ def test_an_admin_confirms_a_transfer_resolves_a_dispute_and_downloads_the_payou
     assert confirmed.status_code == 302
     assert ledger.balance(session, ledger.wallet(school.organisation_id)) == 100050
 
-    sign_in(client, school.user, school.organisation)
-    post_form(client, "/cart/lines", {"listing_id": tea.id, "quantity": 1})
-    _checkout(client)
-    order = session.scalar(select(Order).where(Order.buyer_id == school.organisation_id))
-    sign_in(client, seller.user, seller.organisation)
-    post_form(client, f"/orders/{order.id}/ship")
+    order = _ordered_on_the_pages(client, session, school, tea, 1)
+    _shipped_on_the_pages(client, seller, order)
     sign_in(client, school.user, school.organisation)
     post_form(client, f"/orders/{order.id}/dispute", {"reason": "茶叶受潮"})
 
