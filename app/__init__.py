@@ -26,6 +26,7 @@ def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -
     register_logging(app)
     register_database(app)
     register_payments(app)
+    register_ledger_holdings(app)
     register_languages(app)
     register_errors(app)
     register_access(app)
@@ -85,6 +86,14 @@ def register_payments(app: Flask) -> None:
     from app.payments import stripe_gateway
 
     stripe_gateway.init_app(app)
+
+
+def register_ledger_holdings(app: Flask) -> None:
+    """What each escrow and deposit account should hold, by the domains that own them (for the ledger check)."""
+    from app.contracts.queries import held_deposits
+    from app.orders.cli import held_by_orders
+
+    app.extensions["ledger_holdings"] = [held_by_orders, held_deposits]
 
 
 def register_languages(app: Flask) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     String,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -99,6 +100,32 @@ def record(
         event.tx_id = literal_column(_CURRENT_TX)
     session.add(event)
     return event
+
+
+def record_many(
+    session: Session, rows: list[dict[str, Any]], *, now: datetime | None = None
+) -> None:
+    """Append many events in one statement (for batch work); each row as record()'s keyword arguments."""
+    if not rows:
+        return
+    statement = insert(Event)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.values(tx_id=literal_column(_CURRENT_TX))
+    now = now or utcnow()
+    session.execute(
+        statement,
+        [
+            {
+                "organisation_id": None,
+                "actor_id": None,
+                "subject": None,
+                "payload": {},
+                **row,
+                "created_at": now,
+            }
+            for row in rows
+        ],
+    )
 
 
 def read_after(session: Session, cursor: Cursor, *, kinds=None, limit: int = 500) -> list[Event]:

@@ -9,7 +9,9 @@ HAND_MADE = ("listing_search_fts", "ix_listing_search_document_tsv")
 def import_all_models() -> None:
     import app.accounts.models
     import app.catalog.models
+    import app.contracts.models
     import app.events
+    import app.jobs
     import app.orders.models
     import app.payments.models
     import app.uploads  # noqa: F401

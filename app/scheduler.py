@@ -6,6 +6,7 @@ because a scheduler per gunicorn worker would run every job once per worker.
 
 import logging
 import time
+import traceback
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -14,7 +15,9 @@ from flask.cli import AppGroup
 
 from app.accounts import jobs as accounts_jobs
 from app.catalog import jobs as catalog_jobs
-from app.jobs import Job
+from app.contracts import jobs as contracts_jobs
+from app.db import transaction, utcnow
+from app.jobs import Job, JobRun, Outcome
 from app.orders import jobs as orders_jobs
 from app.payments import jobs as payments_jobs
 
@@ -22,7 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def all_jobs() -> list[Job]:
-    return [*accounts_jobs.JOBS, *catalog_jobs.JOBS, *orders_jobs.JOBS, *payments_jobs.JOBS]
+    return [
+        *accounts_jobs.JOBS,
+        *catalog_jobs.JOBS,
+        *orders_jobs.JOBS,
+        *payments_jobs.JOBS,
+        *contracts_jobs.JOBS,
+    ]
 
 
 def find_job(name: str) -> Job:
@@ -32,13 +41,31 @@ def find_job(name: str) -> Job:
     raise click.BadParameter(f"no job named {name!r}; `flask jobs list` shows them")
 
 
-def run_job(app: Flask, name: str) -> dict:
-    """Run one job in its own app context, logging what it did."""
+def run_job(app: Flask, name: str, *, by: str = "scheduler") -> dict:
+    """Run one job in its own app context, recording its start, end, outcome and counts."""
     with app.app_context():
+        job = find_job(name)
         started = time.monotonic()
-        counts = find_job(name).run(None)
+        with transaction() as session:
+            run = JobRun(job=name, by=by, started_at=utcnow())
+            session.add(run)
+            session.flush()  # the run's id, to find it again when the job ends
+            run_id = run.id
+        try:
+            counts = job.run(None)
+        except Exception:
+            _finish(run_id, Outcome.failed, {}, traceback.format_exc(limit=5))
+            log.exception("job %s failed", name)
+            raise
+        _finish(run_id, Outcome.succeeded, counts, "")
         log.info("job %s done in %.2fs: %s", name, time.monotonic() - started, counts)
         return counts
+
+
+def _finish(run_id: int, outcome: Outcome, counts: dict, error: str) -> None:
+    with transaction() as session:
+        run = session.get(JobRun, run_id)
+        run.finished_at, run.outcome, run.counts, run.error = utcnow(), outcome, counts, error
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
@@ -85,5 +112,5 @@ def list_jobs() -> None:
 @click.argument("name")
 def run_job_now(name: str) -> None:
     """Run one job now (jobs are idempotent, so this is always safe)."""
-    counts = run_job(current_app._get_current_object(), name)
+    counts = run_job(current_app._get_current_object(), name, by="operator")
     click.echo(f"{name}: {counts}")

@@ -86,7 +86,11 @@ def session(app: Flask, database: Database):
     connection = database.engine.connect()
     outer = connection.begin()
     database.bind_to(connection)
-    yield factories.bind(connection)
+    session = factories.bind(connection)
+    session.info["app"] = (
+        app  # for checks that run as a command would (tests.helpers.ledger_problems)
+    )
+    yield session
     factories.unbind()
     database.unbind()
     outer.rollback()

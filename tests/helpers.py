@@ -29,3 +29,12 @@ def sign_in(client: FlaskClient, user, organisation=None, language: str = "zh_CN
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def ledger_problems(session) -> list:
+    """What `flask ledger check` finds, seen from the test's session (it runs in the app's context, where
+    each domain that holds money says what its accounts should hold)."""
+    from app.orders.cli import problems
+
+    with session.info["app"].app_context():
+        return problems(session)

@@ -1,6 +1,7 @@
 """`flask ledger check`: prove the books balance, or name what is wrong."""
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -11,12 +12,19 @@ from app.payments import ledger
 ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
 
 
+def held_by_orders(session) -> dict[str, int]:
+    """What each order's escrow should hold: its total while the buyer's money is held, else nothing."""
+    query = select(Order.id, Order.total_fen).where(Order.status.in_(HOLDING))
+    return {ledger.escrow(order_id): total for order_id, total in session.execute(query)}
+
+
 def problems(session) -> list[ledger.Problem]:
-    """Everything wrong with the books, the escrows measured against what each order says it holds."""
-    held = dict(
-        session.execute(select(Order.id, Order.total_fen).where(Order.status.in_(HOLDING))).all()
-    )
-    return ledger.check(session, held_by_order=held)
+    """Everything wrong with the books, each holding account measured against what its owner says it holds.
+    Domains that hold money (orders, contracts) list their holdings in app.extensions["ledger_holdings"]."""
+    held: dict[str, int] = {}
+    for holdings in current_app.extensions["ledger_holdings"]:
+        held.update(holdings(session))
+    return ledger.check(session, held=held)
 
 
 @ledger_cli.command("check")

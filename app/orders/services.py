@@ -61,10 +61,12 @@ def place_orders(
     idempotency_key: str | None = None,
     unpaid_minutes: int = UNPAID_MINUTES,
     takes_cards: bool = False,
+    agreed_prices: dict[int, int] | None = None,
     now: datetime | None = None,
 ) -> Placed:
     """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay).
-    `takes_cards`: the platform has a card provider (Stripe)."""
+    `takes_cards`: the platform has a card provider (Stripe). `agreed_prices`: fen per unit by listing,
+    in place of the listing's price (an order contract's price rule set them)."""
     now = now or utcnow()
     wanted = _merged(lines)
     _check_delivery(delivery, now)
@@ -84,7 +86,7 @@ def place_orders(
         by_seller[listing.organisation_id].append(listing)
     buyer = session.get(Organisation, buyer_id)
     holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
-    lines = _take_stock(session, listings, wanted)
+    lines = _take_stock(session, listings, wanted, agreed_prices or {})
     orders = []
     for offered in by_seller.values():
         order = Order(
@@ -198,33 +200,53 @@ def _listings_for(
         )
     }
     for position, (listing_id, quantity) in enumerate(wanted.items()):
-        listing = found.get(listing_id)
-        field = f"lines.{position}"
-        if listing is None or not listing.visible_to_kind(buyer_kind) or listing.status == "draft":
-            raise NotFound(_("Listing %(id)s does not exist.", id=listing_id), field=field)
-        if listing.organisation_id == buyer_id:
-            raise RuleViolation(_("You cannot order your own produce."), field=field)
-        if listing.status == ListingStatus.sold_out:
-            raise Conflict(_("“%(title)s” has sold out.", title=listing.title), field=field)
-        if not listing.is_on_sale(now):
-            raise Conflict(_("“%(title)s” is not on sale now.", title=listing.title), field=field)
-        if quantity < listing.min_order:
-            raise RuleViolation(
-                _(
-                    "“%(title)s” sells at least %(n)d %(unit)s per order.",
-                    title=listing.title,
-                    n=listing.min_order,
-                    unit=listing.unit_code,
-                ),
-                field=f"{field}.quantity",
-            )
+        check_orderable(
+            found.get(listing_id),
+            listing_id,
+            quantity,
+            buyer_id=buyer_id,
+            buyer_kind=buyer_kind,
+            now=now,
+            field=f"lines.{position}",
+        )
     return [found[listing_id] for listing_id in wanted]
 
 
+def check_orderable(
+    listing: Listing | None,
+    listing_id: int,
+    quantity: int,
+    *,
+    buyer_id: int,
+    buyer_kind: OrgKind,
+    now: datetime,
+    field: str,
+) -> None:
+    """Refuse a line unless its listing is on sale to this buyer and the quantity is at least its minimum."""
+    if listing is None or not listing.visible_to_kind(buyer_kind) or listing.status == "draft":
+        raise NotFound(_("Listing %(id)s does not exist.", id=listing_id), field=field)
+    if listing.organisation_id == buyer_id:
+        raise RuleViolation(_("You cannot order your own produce."), field=field)
+    if listing.status == ListingStatus.sold_out:
+        raise Conflict(_("“%(title)s” has sold out.", title=listing.title), field=field)
+    if not listing.is_on_sale(now):
+        raise Conflict(_("“%(title)s” is not on sale now.", title=listing.title), field=field)
+    if quantity < listing.min_order:
+        raise RuleViolation(
+            _(
+                "“%(title)s” sells at least %(n)d %(unit)s per order.",
+                title=listing.title,
+                n=listing.min_order,
+                unit=listing.unit_code,
+            ),
+            field=f"{field}.quantity",
+        )
+
+
 def _take_stock(
-    session: Session, listings: list[Listing], wanted: dict[int, int]
+    session: Session, listings: list[Listing], wanted: dict[int, int], agreed: dict[int, int]
 ) -> dict[int, OrderLine]:
-    """Take each listing's quantity at its price this moment: the order lines, by listing.
+    """Take each listing's quantity at its price this moment (or the agreed price): the order lines.
 
     Listings are locked in id order, as every writer of stock does, so two checkouts (or a checkout and a
     cancellation) never each hold a row the other waits for."""
@@ -256,7 +278,7 @@ def _take_stock(
             title=listing.title,
             unit_code=listing.unit_code,
             quantity=quantity,
-            price_fen=price_fen,
+            price_fen=agreed.get(listing.id, price_fen),
         )
     return lines
 

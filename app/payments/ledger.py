@@ -6,11 +6,12 @@ taken in account order so two postings never wait on each other in a circle; an 
 its floor refuses the whole transaction.
 """
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -50,6 +51,14 @@ def escrow(order_id: int) -> str:
     return f"escrow:{order_id}"
 
 
+def deposit(contract_id: int) -> str:
+    return f"deposit:{contract_id}"
+
+
+# Accounts that hold money for one thing (an order, a contract): the thing says how much they should hold.
+HOLDING_KINDS = (AccountKind.escrow, AccountKind.deposit)
+
+
 def _kind_of(code: str) -> AccountKind:
     return AccountKind(code.split(":", 1)[0])
 
@@ -81,7 +90,7 @@ def _new_account(code: str) -> dict:
     return {
         "code": code,
         "kind": kind,
-        "organisation_id": owner if kind != AccountKind.escrow else None,
+        "organisation_id": owner if kind not in HOLDING_KINDS else None,
         "order_id": owner if kind == AccountKind.escrow else None,
         "floor_fen": None if kind in _NO_FLOOR else 0,
         "balance_fen": 0,
@@ -92,11 +101,12 @@ def _new_account(code: str) -> dict:
 
 def _insert_ignoring_duplicates(session: Session, rows):
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = LedgerAccount.__table__
     return (
-        dialect.insert(LedgerAccount)
+        dialect.insert(table)
         .values(list(rows))
         .on_conflict_do_nothing(index_elements=["code"])
-        .returning(LedgerAccount.code, LedgerAccount.id)
+        .returning(table.c.code, table.c.id)
     )
 
 
@@ -142,6 +152,98 @@ def post(
             ],
         )
     return Posted(transaction_id, replayed=False)
+
+
+@dataclass(frozen=True)
+class Posting:
+    key: str
+    kind: str
+    moves: Mapping[str, int]
+    order_id: int | None = None
+    memo: str = ""
+    actor_id: int | None = None
+
+
+def post_many(session: Session, postings: Sequence[Posting]) -> int:
+    """Post many transactions in a handful of statements (for batch jobs), each key once; how many moved.
+
+    Each account moves once, by the sum of its moves, so a batch that would take any account below its
+    floor is refused whole (InsufficientFunds), as one posting would be."""
+    if any(sum(posting.moves.values()) != 0 for posting in postings):
+        raise ValueError("a transaction must sum to zero")
+    claimed = _claim_keys(session, postings)
+    fresh = [posting for posting in postings if posting.key in claimed]
+    totals: dict[str, int] = defaultdict(int)
+    for posting in fresh:
+        for code, amount in posting.moves.items():
+            totals[code] += amount
+    accounts = _open_accounts(session, list(totals))
+    _check_enough(session, {accounts[code]: (code, amount) for code, amount in totals.items()})
+    account_table = LedgerAccount.__table__
+    session.execute(
+        update(account_table)
+        .where(account_table.c.id == bindparam("account"))
+        .values(balance_fen=account_table.c.balance_fen + bindparam("amount")),
+        [
+            {"account": accounts[code], "amount": totals[code]}
+            for code in sorted(totals, key=accounts.__getitem__)
+            if totals[code]
+        ],
+    )
+    entries = [
+        {"transaction_id": claimed[posting.key], "account_id": accounts[code], "amount_fen": amount}
+        for posting in fresh
+        for code, amount in posting.moves.items()
+        if amount
+    ]
+    if entries:
+        session.execute(insert(LedgerEntry.__table__), entries)
+    return len(fresh)
+
+
+def _check_enough(session: Session, moves: Mapping[int, tuple[str, int]]) -> None:
+    """Lock the accounts a batch takes money from (in id order) and refuse it if one has too little."""
+    taking = sorted(account_id for account_id, (_code, amount) in moves.items() if amount < 0)
+    if not taking:
+        return
+    rows = session.execute(
+        select(LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
+        .where(LedgerAccount.id.in_(taking))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    )
+    for account_id, balance_fen, floor_fen in rows:
+        code, amount = moves[account_id]
+        if floor_fen is not None and balance_fen + amount < floor_fen:
+            raise InsufficientFunds(_short_of_money(session, account_id, code), code=code)
+
+
+def _claim_keys(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
+    """Transaction ids by key for the keys not posted before (the others are left out)."""
+    if not postings:
+        return {}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    table = LedgerTransaction.__table__
+    statement = (
+        dialect.insert(table)
+        .values(
+            [
+                {
+                    "idempotency_key": posting.key,
+                    "kind": posting.kind,
+                    "order_id": posting.order_id,
+                    "memo": posting.memo,
+                    "actor_id": posting.actor_id,
+                    "created_at": now,
+                }
+                for posting in postings
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(table.c.idempotency_key, table.c.id)
+    )
+    return dict(session.execute(statement).all())
 
 
 def _claim_key(session, key, kind, order_id, memo, actor_id) -> int | None:
@@ -232,14 +334,15 @@ class Problem:
     detail: str
 
 
-def check(session: Session, *, held_by_order: Mapping[int, int]) -> list[Problem]:
+def check(session: Session, *, held: Mapping[str, int]) -> list[Problem]:
     """Everything wrong with the books: transactions that do not sum to zero, balances that are not the sum
-    of their entries, accounts below their floor, and escrows that differ from what each order still holds."""
+    of their entries, accounts below their floor, and escrows or deposits that differ from what their order
+    or contract says it holds (`held`: account code -> fen)."""
     return [
         *_unbalanced_transactions(session),
         *_balances_off_their_entries(session),
         *_below_floor(session),
-        *_escrows_off(session, held_by_order),
+        *_holdings_off(session, held),
     ]
 
 
@@ -277,17 +380,17 @@ def _below_floor(session: Session) -> Iterable[Problem]:
         yield Problem("floor", f"{code} holds {balance_fen} fen, below its floor of {floor_fen}")
 
 
-def _escrows_off(session: Session, held_by_order: Mapping[int, int]) -> Iterable[Problem]:
-    escrows = dict(
+def _holdings_off(session: Session, held: Mapping[str, int]) -> Iterable[Problem]:
+    holdings = dict(
         session.execute(
-            select(LedgerAccount.order_id, LedgerAccount.balance_fen).where(
-                LedgerAccount.kind == AccountKind.escrow
+            select(LedgerAccount.code, LedgerAccount.balance_fen).where(
+                LedgerAccount.kind.in_(HOLDING_KINDS)
             )
         ).all()
     )
-    for order_id in sorted(set(escrows) | set(held_by_order)):
-        held, expected = escrows.get(order_id, 0), held_by_order.get(order_id, 0)
-        if held != expected:
+    for code in sorted(set(holdings) | set(held)):
+        holds, expected = holdings.get(code, 0), held.get(code, 0)
+        if holds != expected:
             yield Problem(
-                "escrow", f"order {order_id}: escrow holds {held} fen, the order says {expected}"
+                code.split(":")[0], f"{code} holds {holds} fen, its owner says {expected}"
             )

@@ -22,6 +22,7 @@ class AccountKind(StrEnum):
         "receivable"  # what a buyer paying on account owes (down to minus its credit limit)
     )
     escrow = "escrow"  # one order's money, held until the buyer accepts
+    deposit = "deposit"  # one order contract's deposit (定金), held while the contract runs
     payable = "payable"  # what the platform owes a seller until the next payout
     fees = "fees"  # the platform's own revenue
     stripe = "stripe"  # the card processor: card payments in, refunds and transfers to sellers out

@@ -17,7 +17,12 @@ PRICE_FEN = 1000
 
 def fill(session: Session, *, buyers: int, listings: int) -> tuple[list[str], list[int]]:
     """The buyers' API tokens and the listings' ids."""
-    seller_ids = organisations(session, max(1, listings // 20))
+    return _buyers(session, buyers), deep_listings(session, listings)
+
+
+def deep_listings(session: Session, count: int) -> list[int]:
+    """`count` cabbage listings, 20 per cooperative, each with more stock than any run takes."""
+    seller_ids = organisations(session, max(1, count // 20))
     product = session.scalar(select(Product).where(Product.code == "chinese_cabbage"))
     grade_id = product.grade_scale.grades[0].id
     listing_ids = list(
@@ -37,11 +42,11 @@ def fill(session: Session, *, buyers: int, listings: int) -> tuple[list[str], li
                     "status": ListingStatus.active,
                     "published_at": utcnow(),
                 }
-                for n in range(listings)
+                for n in range(count)
             ],
         )
     )
-    return _buyers(session, buyers), listing_ids
+    return listing_ids
 
 
 def _buyers(session: Session, count: int) -> list[str]:

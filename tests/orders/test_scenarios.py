@@ -7,13 +7,13 @@ from datetime import time, timedelta
 from app.auth import OrgKind
 from app.db import local_date, utcnow
 from app.orders import delivery, services
-from app.orders.cli import problems
 from app.orders.models import PaymentMethod
 from app.payments import ledger
 from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.services import confirm_bank_transfer
 from app.payments.stripe_gateway import stripe_gateway
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
+from tests.helpers import ledger_problems
 from tests.orders.steps import accept
 from tests.stripe_fake import webhook
 
@@ -86,7 +86,7 @@ def _story(session, client, provider: str) -> dict:
     make_waiting_stripe_calls()
     source = ledger.wallet(buyer.id) if provider == "embedded" else ledger.STRIPE
     start = 1_000_000 if provider == "embedded" else 0
-    assert problems(session) == []
+    assert ledger_problems(session) == []
     return {
         "tea seller is owed": ledger.balance(session, ledger.payable(tea.organisation_id)),
         "cabbage seller is owed": ledger.balance(session, ledger.payable(cabbage.organisation_id)),

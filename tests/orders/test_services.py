@@ -8,13 +8,13 @@ from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.orders import delivery, payouts, services
-from app.orders.cli import problems
 from app.orders.models import OrderStatus, PaymentMethod
 from app.payments import ledger
 from app.payments.ledger import InsufficientFunds
 from app.payments.models import Invoice
 from app.payments.services import confirm_bank_transfer, set_credit_terms, set_fee_rate
 from tests.factories import BatchFactory, ListingFactory, OrganisationFactory, UserFactory
+from tests.helpers import ledger_problems
 from tests.orders.steps import accept, checkout, credit
 
 TOMORROW = local_date(utcnow()) + timedelta(days=1)
@@ -55,7 +55,7 @@ def place(session, school, user, lines, **kwargs):
 
 
 def books_balance(session) -> bool:
-    found = problems(session)
+    found = ledger_problems(session)
     assert found == [], found
     return True
 
@@ -413,7 +413,7 @@ def test_the_ledger_check_names_a_tampered_balance(session, school, admin):
         .where(LedgerAccount.code == ledger.wallet(school.id))
         .values(balance_fen=999)
     )
-    [problem] = problems(session)
+    [problem] = ledger_problems(session)
     assert problem.what == "balance" and f"wallet:{school.id} shows 999" in problem.detail
 
 

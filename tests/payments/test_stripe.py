@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
 from app.orders import delivery, services
-from app.orders.cli import problems
 from app.orders.models import Order, OrderStatus
 from app.payments import ledger
 from app.payments.models import CardPayment, LedgerEntry, StripeAccount, StripeCall, StripeEvent
 from app.payments.outbox import make_waiting_stripe_calls
 from tests.factories import ApiTokenFactory, ListingFactory, member
-from tests.helpers import bearer, post_form, sign_in
+from tests.helpers import bearer, ledger_problems, post_form, sign_in
 from tests.orders.steps import accept, checkout_form
 from tests.stripe_fake import webhook
 
@@ -87,7 +86,7 @@ def test_the_signed_success_webhook_pays_the_orders_and_holds_the_money(
     assert order.status == OrderStatus.paid
     assert ledger.balance(session, ledger.escrow(order.id)) == 136000
     assert ledger.balance(session, ledger.STRIPE) == -136000
-    assert problems(session) == []
+    assert ledger_problems(session) == []
 
 
 def test_a_duplicate_event_moves_nothing(client, session, fake_stripe):
@@ -157,7 +156,7 @@ def test_acceptance_refunds_the_card_and_transfers_the_sellers_share(
     assert ledger.balance(session, ledger.payable(seller.organisation_id)) == 0
     assert ledger.balance(session, ledger.STRIPE) == -(48 * 1234 * 200 // 10_000)  # the fee stays
     assert order.status == OrderStatus.completed  # the seller has its money already
-    assert problems(session) == []
+    assert ledger_problems(session) == []
 
 
 def test_a_card_payment_arriving_after_the_order_expired_goes_back_to_the_card(
@@ -176,7 +175,7 @@ def test_a_card_payment_arriving_after_the_order_expired_goes_back_to_the_card(
     assert refund["amount"] == "5000"
     assert session.get(Order, body["orders"][0]["id"]).status == OrderStatus.cancelled
     assert tea.quantity == 5  # the stock went back on sale when the order expired
-    assert problems(session) == []
+    assert ledger_problems(session) == []
 
 
 def test_a_seller_onboards_to_stripe_connect_from_its_money_page(app, client, session, fake_stripe):
@@ -277,4 +276,4 @@ def test_a_refund_stripe_refuses_waits_in_the_books_and_is_made_later(
     )
     call = session.scalar(select(StripeCall))
     assert call.done_at is not None and call.attempts == 2
-    assert problems(session) == []
+    assert ledger_problems(session) == []

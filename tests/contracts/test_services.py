@@ -1,0 +1,379 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.auth import OrgKind
+from app.contracts import instalments, jobs, queries, services
+from app.contracts import terms as contract_terms
+from app.contracts.models import ContractStatus, InstalmentStatus, Remedy
+from app.contracts.prices import price_source_label
+from app.db import local_date, utcnow
+from app.errors import Conflict, NotFound, RuleViolation
+from app.orders.models import Order, OrderStatus
+from app.payments import ledger
+from tests.contracts.steps import draft, next_monday, school_terms, sign_both
+from tests.factories import ListingFactory, OrganisationFactory, UserFactory
+from tests.helpers import ledger_problems
+from tests.orders.steps import accept, checkout, credit
+
+
+@pytest.fixture
+def school(session):
+    return OrganisationFactory(kind=OrgKind.school, name_zh="湄江中学")
+
+
+@pytest.fixture
+def cabbages(session):
+    return ListingFactory(
+        product_code="chinese_cabbage", grade_code="first", price_fen=350, quantity=10_000
+    )
+
+
+@pytest.fixture
+def people(session):
+    return UserFactory(), UserFactory()  # the school's manager, the cooperative's manager
+
+
+@pytest.fixture
+def active(session, school, cabbages, people):
+    """The school's contract, signed by both, with ¥2,000 in the school's wallet for the deposit and more."""
+    credit(session, school.id, 500_000)
+    contract = draft(session, school, cabbages, people[0].id)
+    sign_both(session, contract, *(user.id for user in people))
+    session.flush()  # jobs and requests work in sessions of their own
+    return contract
+
+
+def books_balance(session) -> bool:
+    found = ledger_problems(session)
+    assert found == [], found
+    return True
+
+
+def in_days(days: int):
+    return utcnow() + timedelta(days=days)
+
+
+def test_signing_both_activates_the_contract_and_holds_the_ten_percent_deposit(
+    session, active, school
+):
+    assert active.status == ContractStatus.active
+    assert len(active.instalments) == 12
+    # 2,400 kg at the ¥3.00 floor is ¥7,200; 10% of it is ¥720.
+    assert active.deposit_fen == 72_000
+    assert ledger.balance(session, ledger.deposit(active.id)) == 72_000
+    assert ledger.balance(session, ledger.wallet(school.id)) == 500_000 - 72_000
+    assert books_balance(session)
+
+
+def test_a_25_percent_deposit_is_refused_citing_the_20_percent_cap(
+    session, school, cabbages, people
+):
+    with pytest.raises(RuleViolation) as refused:
+        draft(session, school, cabbages, people[0].id, deposit_bps=2500)
+    assert refused.value.field == "deposit_pct"
+    assert "20%" in refused.value.message and "25%" in refused.value.message
+
+
+def test_instalments_that_do_not_add_up_are_refused_naming_the_gap(
+    session, school, cabbages, people
+):
+    terms = school_terms()
+    terms["instalments"] = terms["instalments"][:-1]  # 2,200 kg scheduled of 2,400
+    with pytest.raises(RuleViolation) as refused:
+        services.create_contract(
+            session,
+            organisation_id=school.id,
+            actor_id=people[0].id,
+            listing_id=cabbages.id,
+            buyer_id=None,
+            title="秋季蔬菜",
+            terms=terms,
+        )
+    assert refused.value.field == "instalments"
+    assert "2200" in refused.value.message and "200" in refused.value.message
+
+
+def test_a_gap_within_the_tolerance_is_accepted(session, school, cabbages, people):
+    contract = draft(
+        session, school, cabbages, people[0].id, quantity=2440
+    )  # 40 kg over 2,400: 1.6%
+    assert contract.status == ContractStatus.draft
+
+
+def test_a_counter_proposal_is_a_new_version_and_the_diff_names_what_changed(
+    session, school, cabbages, people
+):
+    contract = draft(session, school, cabbages, people[0].id)
+    services.send_contract(
+        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
+    )
+    services.propose_terms(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=contract.id,
+        based_on=1,
+        terms=school_terms(price_fen=330, deposit_bps=1500),
+        note="肥料涨价",
+    )
+    assert [version.number for version in contract.versions] == [1, 2]
+    changed = contract_terms.changes(contract.versions[0].terms, contract.versions[1].terms)
+    assert changed == [("price_fen", 300, 330), ("deposit_bps", 1000, 1500)]
+    assert contract.versions[0].terms_hash != contract.versions[1].terms_hash
+
+
+def test_signing_a_version_that_is_no_longer_the_latest_is_refused(
+    session, school, cabbages, people
+):
+    contract = draft(session, school, cabbages, people[0].id)
+    services.send_contract(
+        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
+    )
+    services.propose_terms(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=contract.id,
+        based_on=1,
+        terms=school_terms(price_fen=330),
+    )
+    with pytest.raises(Conflict) as refused:
+        services.sign_contract(
+            session,
+            organisation_id=school.id,
+            actor_id=people[0].id,
+            contract_id=contract.id,
+            version=1,
+        )
+    assert "version 2" in refused.value.message
+    assert contract.status == ContractStatus.negotiating
+
+
+def test_a_signature_keeps_who_when_and_the_hash_of_the_exact_terms(session, active, people):
+    signatures = active.signed_version.signatures
+    assert {s.user_id for s in signatures} == {people[0].id, people[1].id}
+    assert all(
+        s.terms_hash == contract_terms.digest(active.signed_version.terms) for s in signatures
+    )
+
+
+def test_a_draft_is_seen_only_by_its_drafter_and_a_contract_only_by_its_parties(
+    session, school, cabbages, people
+):
+    contract = draft(session, school, cabbages, people[0].id)
+    with pytest.raises(NotFound):
+        services.contract_of(session, contract.id, cabbages.organisation_id)
+    services.send_contract(
+        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
+    )
+    assert services.contract_of(session, contract.id, cabbages.organisation_id) is contract
+    with pytest.raises(NotFound):
+        services.contract_of(session, contract.id, OrganisationFactory(kind=OrgKind.supermarket).id)
+
+
+def test_the_job_orders_each_instalment_three_days_ahead_exactly_once(
+    app, session, active, school
+):
+    first = active.instalments[0]
+    now = in_days((first.due_on - local_date(utcnow())).days - 3)
+    with app.app_context():
+        assert jobs.order_due_instalments(now - timedelta(days=1)) == {"ordered": 0, "not_ordered": 0}
+        assert jobs.order_due_instalments(now) == {"ordered": 1, "not_ordered": 0}
+        assert jobs.order_due_instalments(now) == {"ordered": 0, "not_ordered": 0}
+    session.expire_all()
+    order = session.get(Order, first.order_id)
+    assert order.status == OrderStatus.paid  # held from the wallet: paid on acceptance
+    assert order.delivery_date == first.due_on and order.delivery_point == "湄江中学食堂"
+    assert [line.quantity for line in order.lines] == [200]
+    orders = session.scalars(select(Order).where(Order.buyer_id == school.id)).all()
+    assert len(orders) == 1
+    assert books_balance(session)
+
+
+def test_an_instalment_already_claimed_by_another_run_is_not_ordered_again(session, active):
+    first = active.instalments[0]
+    session.flush()
+    assert instalments.order_instalment(session, instalment_id=first.id) is True
+    assert instalments.order_instalment(session, instalment_id=first.id) is False
+
+
+def test_with_no_trade_yet_the_floor_price_is_used_and_says_so(session, active):
+    first = active.instalments[0]
+    session.flush()
+    instalments.order_instalment(session, instalment_id=first.id)
+    assert first.price_fen == 300
+    assert price_source_label(first.price_source) == "floor price: no market trade yet"
+
+
+def test_a_market_price_above_the_floor_is_taken_from_the_last_trade(
+    session, active, cabbages, people
+):
+    supermarket = OrganisationFactory(kind=OrgKind.supermarket)
+    credit(session, supermarket.id, 100_000)
+    trade = checkout(session, supermarket, people[0].id, [(cabbages, 10)]).orders[0]  # at ¥3.50
+    session.flush()
+    from app.orders import delivery
+
+    delivery.ship_order(
+        session, seller_id=trade.seller_id, actor_id=people[1].id, order_id=trade.id
+    )
+    accept(session, trade, people[0].id)
+    first = active.instalments[0]
+    instalments.order_instalment(session, instalment_id=first.id)
+    assert first.price_fen == 350
+    assert f"order #{trade.id}" in price_source_label(first.price_source)
+
+
+def test_a_market_linked_price_applies_its_adjustment_and_never_goes_below_the_floor():
+    from app.contracts.prices import Trade
+
+    terms = school_terms(price_rule=contract_terms.PriceRule.market_linked, market_adjust_bps=-1000)
+    assert terms["price_fen"] == 300
+    # 350 - 10% = 315 above the 300 floor; 320 - 10% = 288 below it.
+    assert (350 * 9000 + 5000) // 10_000 == 315
+    assert Trade(1, 320, local_date(utcnow())).price_fen * 9000 // 10_000 < terms["price_fen"]
+
+
+def test_acceptance_at_the_gate_shows_in_the_contracts_progress(session, active, people):
+    from app.orders import delivery
+
+    first = active.instalments[0]
+    session.flush()
+    instalments.order_instalment(session, instalment_id=first.id)
+    order = session.get(Order, first.order_id)
+    delivery.ship_order(
+        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
+    )
+    accept(session, order, people[0].id, accepted={order.lines[0].id: 190})
+    progress = queries.progress_of(session, [active])[active.id]
+    assert (progress.ordered, progress.delivered, progress.accepted, progress.rejected) == (
+        200,
+        200,
+        190,
+        10,
+    )
+    assert progress.remaining == 2400 - 190
+    assert books_balance(session)
+
+
+def test_a_missed_instalment_is_marked_and_its_unshipped_order_cancelled(session, active):
+    first = active.instalments[0]
+    session.flush()
+    instalments.order_instalment(session, instalment_id=first.id)
+    day_after = in_days((first.due_on - local_date(utcnow())).days + 1)
+    assert instalments.mark_missed(session, now=day_after) == 1
+    assert first.status == InstalmentStatus.missed
+    assert session.get(Order, first.order_id).status == OrderStatus.cancelled
+    assert books_balance(session)
+
+
+def test_a_buyer_that_defaults_loses_its_deposit_to_the_seller(
+    session, active, school, cabbages, people
+):
+    services.record_breach(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=active.id,
+        reason="学校单方面停止收货",
+        remedy=Remedy.deposit,
+    )
+    assert active.status == ContractStatus.breached
+    assert ledger.balance(session, ledger.payable(cabbages.organisation_id)) == 72_000
+    assert ledger.balance(session, ledger.deposit(active.id)) == 0
+    assert books_balance(session)
+
+
+def test_a_seller_that_defaults_returns_double_as_far_as_it_has_money_owed(
+    session, active, school, cabbages, people
+):
+    breach = services.record_breach(
+        session,
+        organisation_id=school.id,
+        actor_id=people[0].id,
+        contract_id=active.id,
+        reason="合作社连续三周未交货",
+        remedy=Remedy.deposit,
+    )
+    # The deposit comes back; the seller has nothing owed to it on the platform yet, so the second
+    # ¥720 is recorded as still owed, for mediation.
+    assert ledger.balance(session, ledger.wallet(school.id)) == 500_000
+    assert (breach.paid_fen, breach.owed_fen) == (0, 72_000)
+    assert books_balance(session)
+
+
+def test_a_remedy_the_contract_did_not_agree_is_refused(session, active, school, people):
+    with pytest.raises(RuleViolation) as refused:
+        services.record_breach(
+            session,
+            organisation_id=school.id,
+            actor_id=people[0].id,
+            contract_id=active.id,
+            reason="…",
+            remedy=Remedy.penalty,
+        )
+    assert refused.value.field == "remedy"
+
+
+def test_an_accepted_force_majeure_claim_excuses_the_instalment(
+    session, active, cabbages, school, people
+):
+    claim = services.claim_force_majeure(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=active.id,
+        instalment=2,
+        reason="10月3日冰雹，菜地受灾",
+    )
+    services.decide_claim(
+        session,
+        organisation_id=school.id,
+        actor_id=people[0].id,
+        contract_id=active.id,
+        claim_id=claim.id,
+        accept=True,
+    )
+    assert active.instalments[1].status == InstalmentStatus.excused
+    assert queries.progress_of(session, [active])[active.id].excused == 200
+
+
+def test_the_buyer_cannot_claim_force_majeure_nor_the_seller_decide_it(
+    session, active, school, cabbages, people
+):
+    from app.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        services.claim_force_majeure(
+            session,
+            organisation_id=school.id,
+            actor_id=people[0].id,
+            contract_id=active.id,
+            instalment=1,
+            reason="…",
+        )
+
+
+def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_returns_the_deposit(
+    session, school, cabbages, people
+):
+    credit(session, school.id, 500_000)
+    contract = draft(
+        session, school, cabbages, people[0].id, weeks=1, first=next_monday(), deposit_bps=2000
+    )
+    sign_both(session, contract, people[0].id, people[1].id)
+    session.flush()
+    from app.orders import delivery
+
+    instalments.order_instalment(session, instalment_id=contract.instalments[0].id)
+    order = session.get(Order, contract.instalments[0].order_id)
+    delivery.ship_order(
+        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
+    )
+    accept(session, order, people[0].id)
+    assert instalments.end_finished(session) == {"completed": 1, "expired": 0}
+    assert contract.status == ContractStatus.completed
+    assert ledger.balance(session, ledger.deposit(contract.id)) == 0
+    assert books_balance(session)
