@@ -129,6 +129,7 @@ def register_pages(app: Flask) -> None:
     from app.catalog import import_views, seller_views, trace_views
     from app.catalog import views as market_views
     from app.catalog.market import MarketCache
+    from app.contracts import views as contracts_views
     from app.dashboards import views as dashboards_views
     from app.orders import admin_views as money_admin_views
     from app.orders import views as orders_views
@@ -146,6 +147,7 @@ def register_pages(app: Flask) -> None:
         trace_views.bp,
         orders_views.bp,
         money_admin_views.bp,
+        contracts_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["without"] = without
@@ -168,6 +170,7 @@ def register_api(app: Flask) -> None:
     from app import auth
     from app.accounts import api as accounts_api
     from app.catalog import api as catalog_api
+    from app.contracts import api as contracts_api
     from app.orders import api as orders_api
 
     api = Api(
@@ -182,7 +185,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (accounts_api.blp, catalog_api.blp, orders_api.blp):
+    for blueprint in (accounts_api.blp, catalog_api.blp, orders_api.blp, contracts_api.blp):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)
     app.extensions["agrilink.api"] = api

@@ -235,6 +235,12 @@ ORDER_STAFF = member_of(
     BUYER_KINDS | SELLER_KINDS,
     [Role.owner, Role.manager, Role.staff],
 )
+# Who binds an organisation to an order contract: those who run it.
+CONTRACT_MANAGERS = member_of(
+    N_("owners and managers of verified buyers and sellers"),
+    BUYER_KINDS | SELLER_KINDS,
+    MANAGING_ROLES,
+)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.auth import (
     BUYERS,
+    CONTRACT_MANAGERS,
     INSPECTORS,
     MEMBER,
     ORDER_STAFF,
@@ -124,6 +125,14 @@ EXPECTED_RULES = {
     TRADERS: {
         "orders.index", "orders.detail", "orders.delivery_note", "orders.receipt",
         "orders.wallet", "orders_api.index", "orders_api.detail", "orders_api.wallet",
+        "contracts.index", "contracts.detail", "contracts.diff", "contracts.printable",
+        "contracts_api.index", "contracts_api.detail", "contracts_api.diff",
+    },
+    CONTRACT_MANAGERS: {
+        "contracts.create", "contracts.propose", "contracts.send", "contracts.sign", "contracts.withdraw",
+        "contracts.breach", "contracts.claim", "contracts.decide",
+        "contracts_api.create", "contracts_api.send", "contracts_api.propose", "contracts_api.sign",
+        "contracts_api.withdraw", "contracts_api.breach", "contracts_api.claim", "contracts_api.decide",
     },
     ORDER_STAFF: {"orders.cancel", "orders_api.cancel"},
     PLATFORM_ADMIN: {
@@ -131,7 +140,7 @@ EXPECTED_RULES = {
         "accounts_api.organisation_list", "accounts_api.verify", "accounts_api.reject",
         "accounts_api.events", "money_admin.overview", "money_admin.confirm_transfer",
         "money_admin.set_credit", "money_admin.set_fee", "money_admin.run_payouts", "money_admin.order",
-        "money_admin.payout_file", "money_admin.resolve",
+        "money_admin.payout_file", "money_admin.resolve", "dashboards.job_runs",
     },
 }  # fmt: skip
 

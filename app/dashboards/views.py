@@ -1,12 +1,17 @@
-"""Site-wide pages: the front page, each role's dashboard, the API documentation, a health check."""
+"""Site-wide pages: the front page, each role's dashboard, the API documentation, a health check, and the
+scheduler's job runs for admins."""
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from app.auth import PUBLIC, SIGNED_IN, current_actor, requires
+from app.auth import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, current_actor, requires
 from app.dashboards.panels import panels_for
 from app.db import get_session
+from app.i18n import N_
+from app.jobs import JobRun, Outcome
+from app.scheduler import all_jobs
 
 bp = Blueprint("dashboards", __name__)
 
@@ -45,3 +50,23 @@ def health():
     """For load balancers: the app answers and its database does too."""
     get_session().execute(text("SELECT 1"))
     return {"status": "ok", "version": current_app.config["API_VERSION"]}
+
+
+_OUTCOMES = {
+    Outcome.running: N_("running"),
+    Outcome.succeeded: N_("succeeded"),
+    Outcome.failed: N_("failed"),
+}
+
+
+@bp.app_template_global()
+def job_outcome_label(outcome: str) -> str:
+    return _(_OUTCOMES[outcome])
+
+
+@bp.get("/admin/jobs")
+@requires(PLATFORM_ADMIN)
+def job_runs():
+    """Every scheduled job with its schedule, and the latest runs: start, end, outcome, counts."""
+    runs = get_session().scalars(select(JobRun).order_by(JobRun.id.desc()).limit(200)).all()
+    return render_template("dashboards/jobs.html", jobs=all_jobs(), runs=runs)

@@ -173,13 +173,14 @@ def test_a_draft_is_seen_only_by_its_drafter_and_a_contract_only_by_its_parties(
         services.contract_of(session, contract.id, OrganisationFactory(kind=OrgKind.supermarket).id)
 
 
-def test_the_job_orders_each_instalment_three_days_ahead_exactly_once(
-    app, session, active, school
-):
+def test_the_job_orders_each_instalment_three_days_ahead_exactly_once(app, session, active, school):
     first = active.instalments[0]
     now = in_days((first.due_on - local_date(utcnow())).days - 3)
     with app.app_context():
-        assert jobs.order_due_instalments(now - timedelta(days=1)) == {"ordered": 0, "not_ordered": 0}
+        assert jobs.order_due_instalments(now - timedelta(days=1)) == {
+            "ordered": 0,
+            "not_ordered": 0,
+        }
         assert jobs.order_due_instalments(now) == {"ordered": 1, "not_ordered": 0}
         assert jobs.order_due_instalments(now) == {"ordered": 0, "not_ordered": 0}
     session.expire_all()
