@@ -1,6 +1,7 @@
 """Read-only selects for contract pages and the API: lists, progress, and what the deposits should hold."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -140,3 +141,23 @@ def needing_answer(session: Session, organisation_id: int) -> list[Contract]:
         if organisation_id not in {s.organisation_id for s in contract.latest.signatures}
         and (contract.latest.proposed_by_org_id != organisation_id or contract.latest.signatures)
     ]
+
+
+def deliveries_between(
+    session: Session, organisation_id: int, first: date, *, days: int
+) -> list[Instalment]:
+    """The organisation's contract deliveries due from `first` for `days` days, on active contracts."""
+    return list(
+        session.scalars(
+            select(Instalment)
+            .join(Instalment.contract)
+            .where(
+                Contract.status == ContractStatus.active,
+                or_(Contract.buyer_id == organisation_id, Contract.seller_id == organisation_id),
+                Instalment.due_on >= first,
+                Instalment.due_on < first + timedelta(days=days),
+                Instalment.status.in_((InstalmentStatus.scheduled, InstalmentStatus.ordered)),
+            )
+            .order_by(Instalment.due_on)
+        )
+    )

@@ -19,7 +19,6 @@ from app.contracts import money
 from app.contracts import terms as contract_terms
 from app.contracts.models import (
     OPEN,
-    STATUS_LABELS,
     Breach,
     ClaimStatus,
     Contract,

@@ -23,6 +23,7 @@ from app.auth import (
     role_label,
 )
 from app.catalog import queries as catalog
+from app.contracts import queries as contracts
 from app.db import local_date, utcnow
 from app.i18n import N_, money
 from app.orders import queries as orders
@@ -52,6 +53,8 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
         found += [_selling_panel(session, actor), _orders_to_ship_panel(session, actor)]
     if actor.kind in BUYER_KINDS:
         found += [_buying_panel(session, actor), _deliveries_panel(session, actor)]
+    if actor.kind in BUYER_KINDS | SELLER_KINDS:
+        found.append(_contracts_panel(session, actor))
     if actor.role in (Role.owner, Role.manager):
         found.append(_team_panel(session, actor))
     if actor.kind == OrgKind.platform:
@@ -287,6 +290,31 @@ def _deliveries_panel(session: Session, actor: Actor) -> Panel:
         lines=lines,
         actions=actions,
         tone="warning" if arriving or due else "neutral",
+    )
+
+
+def _contracts_panel(session: Session, actor: Actor) -> Panel:
+    waiting = contracts.needing_answer(session, actor.organisation_id)
+    coming = contracts.deliveries_between(
+        session, actor.organisation_id, local_date(utcnow()), days=7
+    )
+    lines = [
+        _(
+            "%(n)d contract deliveries in the next 7 days; each order is made a few days ahead.",
+            n=len(coming),
+        )
+    ]
+    lines += [_("Waiting for your answer: %(title)s", title=contract.title) for contract in waiting]
+    actions = [
+        Action(_("Answer"), url_for("contracts.detail", contract_id=contract.id), primary=True)
+        for contract in waiting[:1]
+    ]
+    return Panel(
+        title=_("Order contracts"),
+        figure=str(len(waiting)) if waiting else None,
+        lines=lines,
+        actions=[*actions, Action(_("Contracts"), url_for("contracts.index"))],
+        tone="warning" if waiting else "neutral",
     )
 
 

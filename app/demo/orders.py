@@ -58,7 +58,7 @@ def _checkout(session, buyer, sellers, payment, now: datetime) -> list[Order]:
         session,
         buyer_id=buyer.id,
         buyer_kind=buyer.kind,
-        actor_id=_owner(session, buyer),
+        actor_id=owner(session, buyer),
         lines=lines,
         delivery=services.Delivery(
             buyer.address or buyer.name_zh,
@@ -79,7 +79,7 @@ def _move_along(session, supermarket_orders, school_orders, now) -> None:
         delivery.ship_order(
             session,
             seller_id=order.seller_id,
-            actor_id=_owner(session, order.seller),
+            actor_id=owner(session, order.seller),
             order_id=order.id,
             now=now,
         )
@@ -87,7 +87,7 @@ def _move_along(session, supermarket_orders, school_orders, now) -> None:
     delivery.accept_order(
         session,
         buyer_id=accepted.buyer_id,
-        actor_id=_owner(session, accepted.buyer),
+        actor_id=owner(session, accepted.buyer),
         order_id=accepted.id,
         accepted={line.id: line.quantity - 1},
         inspectors="马军、超市质检员",
@@ -99,7 +99,7 @@ def _move_along(session, supermarket_orders, school_orders, now) -> None:
     delivery.open_dispute(
         session,
         buyer_id=disputed.buyer_id,
-        actor_id=_owner(session, disputed.buyer),
+        actor_id=owner(session, disputed.buyer),
         order_id=disputed.id,
         reason="到货时部分受潮，附照片",
         now=now,
@@ -107,7 +107,7 @@ def _move_along(session, supermarket_orders, school_orders, now) -> None:
     delivery.mark_delivered(
         session,
         seller_id=school_orders[0].seller_id,
-        actor_id=_owner(session, school_orders[0].seller),
+        actor_id=owner(session, school_orders[0].seller),
         order_id=school_orders[0].id,
         now=now,
     )
@@ -126,7 +126,8 @@ def _listing_of(session: Session, seller: Organisation) -> Listing:
     )
 
 
-def _owner(session: Session, organisation: Organisation) -> int:
+def owner(session: Session, organisation: Organisation) -> int:
+    """The organisation's first member: who acts for it in the demo."""
     return session.scalar(
         select(User.id)
         .join(Membership, Membership.user_id == User.id)

@@ -227,14 +227,103 @@ def test_a_market_price_above_the_floor_is_taken_from_the_last_trade(
     assert f"order #{trade.id}" in price_source_label(first.price_source)
 
 
-def test_a_market_linked_price_applies_its_adjustment_and_never_goes_below_the_floor():
-    from app.contracts.prices import Trade
+def spot_trade(session, listing, price_fen: int, people) -> Order:
+    """A supermarket buys 10 units of `listing` at `price_fen` and accepts them: the market's last trade."""
+    from app.orders import delivery
 
-    terms = school_terms(price_rule=contract_terms.PriceRule.market_linked, market_adjust_bps=-1000)
-    assert terms["price_fen"] == 300
-    # 350 - 10% = 315 above the 300 floor; 320 - 10% = 288 below it.
-    assert (350 * 9000 + 5000) // 10_000 == 315
-    assert Trade(1, 320, local_date(utcnow())).price_fen * 9000 // 10_000 < terms["price_fen"]
+    listing.price_fen = price_fen
+    supermarket = OrganisationFactory(kind=OrgKind.supermarket)
+    credit(session, supermarket.id, 1_000_000)
+    trade = checkout(session, supermarket, people[0].id, [(listing, 10)]).orders[0]
+    session.flush()
+    delivery.ship_order(
+        session, seller_id=trade.seller_id, actor_id=people[1].id, order_id=trade.id
+    )
+    return accept(session, trade, people[0].id)
+
+
+@pytest.mark.parametrize(
+    ("last_trade_fen", "expected_fen", "source"),
+    [
+        (
+            50_000,
+            45_000,
+            "market price: last trade ¥500.00",
+        ),  # ¥500 less 10% is above the ¥400 floor
+        (42_000, 40_000, "floor price, above the market: last trade ¥420.00"),  # ¥378 is below it
+    ],
+)
+def test_a_tea_contract_takes_the_last_trade_less_its_adjustment_never_below_the_floor(
+    session, people, last_trade_fen, expected_fen, source
+):
+    tea_house = OrganisationFactory(kind=OrgKind.trader)
+    credit(session, tea_house.id, 10_000_000)
+    cuiya = ListingFactory(product_code="meitan_cuiya", grade_code="first", quantity=1_000)
+    spot_trade(session, cuiya, last_trade_fen, people)
+    contract = draft(
+        session,
+        tea_house,
+        cuiya,
+        people[0].id,
+        weeks=2,
+        each=20,
+        price_rule=contract_terms.PriceRule.market_linked,
+        price_fen=40_000,
+        market_adjust_bps=-1000,
+    )
+    sign_both(session, contract, *(user.id for user in people))
+    first = contract.instalments[0]
+    session.flush()
+    instalments.order_instalment(session, instalment_id=first.id)
+    assert first.price_fen == expected_fen
+    assert price_source_label(first.price_source).startswith(source)
+    order = session.get(Order, first.order_id)
+    assert order.lines[0].price_fen == expected_fen and order.total_fen == 20 * expected_fen
+
+
+def test_an_instalment_without_stock_waits_and_the_seller_is_told_while_the_others_are_ordered(
+    app, session, school, people
+):
+    from app.events import Event
+
+    credit(session, school.id, 1_000_000)
+    stocked = ListingFactory(product_code="chinese_cabbage", price_fen=350, quantity=10_000)
+    empty = ListingFactory(product_code="potato", price_fen=250, quantity=0)
+    contracts = [
+        sign_both(
+            session, draft(session, school, listing, people[0].id), people[0].id, people[1].id
+        )
+        for listing in (stocked, empty)
+    ]
+    session.flush()
+    now = in_days((contracts[0].instalments[0].due_on - local_date(utcnow())).days - 3)
+    with app.app_context():
+        assert jobs.order_due_instalments(now) == {"ordered": 1, "not_ordered": 1}
+    session.expire_all()
+    ordered, waiting = (contract.instalments[0] for contract in contracts)
+    assert ordered.status == InstalmentStatus.ordered and ordered.order_id is not None
+    assert waiting.status == InstalmentStatus.scheduled and waiting.order_id is None
+    assert "售罄" in waiting.problem or "sold out" in waiting.problem
+    told = session.scalars(
+        select(Event).where(Event.kind == "contract.instalment_not_ordered")
+    ).all()
+    assert [event.organisation_id for event in told] == [empty.organisation_id]
+    assert books_balance(session)
+
+
+def test_a_buyer_with_too_little_in_its_wallet_gets_the_order_to_pay_before_the_day(
+    session, school, cabbages, people
+):
+    credit(session, school.id, 72_000)  # the deposit, and nothing for the first ¥600 delivery
+    contract = sign_both(
+        session, draft(session, school, cabbages, people[0].id), people[0].id, people[1].id
+    )
+    first = contract.instalments[0]
+    session.flush()
+    assert instalments.order_instalment(session, instalment_id=first.id) is True
+    order = session.get(Order, first.order_id)
+    assert order.status == OrderStatus.placed and order.expires_at is not None
+    assert books_balance(session)
 
 
 def test_acceptance_at_the_gate_shows_in_the_contracts_progress(session, active, people):
@@ -377,4 +466,74 @@ def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_retu
     assert instalments.end_finished(session) == {"completed": 1, "expired": 0}
     assert contract.status == ContractStatus.completed
     assert ledger.balance(session, ledger.deposit(contract.id)) == 0
+    assert books_balance(session)
+
+
+def test_a_contract_with_a_missed_delivery_expires_a_week_after_its_last_and_returns_the_deposit(
+    session, school, cabbages, people
+):
+    credit(session, school.id, 500_000)
+    contract = sign_both(
+        session,
+        draft(session, school, cabbages, people[0].id, weeks=1, deposit_bps=2000),
+        people[0].id,
+        people[1].id,
+    )
+    due_on = contract.instalments[0].due_on
+    days = (due_on - local_date(utcnow())).days
+    assert instalments.mark_missed(session, now=in_days(days + 1)) == 1
+    assert instalments.end_finished(session, now=in_days(days + 3)) == {
+        "completed": 0,
+        "expired": 0,
+    }
+    assert instalments.end_finished(session, now=in_days(days + 8)) == {
+        "completed": 0,
+        "expired": 1,
+    }
+    assert contract.status == ContractStatus.expired
+    assert ledger.balance(session, ledger.wallet(school.id)) == 500_000
+    assert books_balance(session)
+
+
+def test_a_defaulting_buyer_pays_the_agreed_penalty_when_the_seller_picks_it(
+    session, school, cabbages, people
+):
+    credit(session, school.id, 500_000)
+    contract = sign_both(
+        session,
+        draft(session, school, cabbages, people[0].id, penalty_bps=500),
+        people[0].id,
+        people[1].id,
+    )
+    breach = services.record_breach(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=contract.id,
+        reason="学校中途解约",
+        remedy=Remedy.penalty,
+    )
+    # 5% of ¥7,200 is ¥360, from the school's wallet (its ¥720 deposit came back to it first).
+    assert (breach.paid_fen, breach.owed_fen) == (36_000, 0)
+    assert ledger.balance(session, ledger.payable(cabbages.organisation_id)) == 36_000
+    assert ledger.balance(session, ledger.wallet(school.id)) == 500_000 - 36_000
+    assert books_balance(session)
+
+
+def test_a_breach_cancels_the_contracts_unshipped_orders_and_returns_their_money(
+    session, active, school, cabbages, people
+):
+    first = active.instalments[0]
+    instalments.order_instalment(session, instalment_id=first.id)
+    services.record_breach(
+        session,
+        organisation_id=school.id,
+        actor_id=people[0].id,
+        contract_id=active.id,
+        reason="合作社停止供货",
+        remedy=Remedy.deposit,
+    )
+    assert session.get(Order, first.order_id).status == OrderStatus.cancelled
+    session.refresh(cabbages)
+    assert cabbages.quantity == 10_000  # the 200 kg went back on sale
     assert books_balance(session)
