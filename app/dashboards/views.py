@@ -55,7 +55,7 @@ def health():
 _OUTCOMES = {
     Outcome.running: N_("running"),
     Outcome.succeeded: N_("succeeded"),
-    Outcome.failed: N_("failed"),
+    Outcome.failed: N_("ended with an error"),
 }
 
 
