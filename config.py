@@ -61,6 +61,9 @@ class Config:
     # How long an order placed to pay later keeps its stock before it is cancelled.
     ORDER_UNPAID_MINUTES = int(os.environ.get("ORDER_UNPAID_MINUTES", "60"))
 
+    # The largest deposit (定金) an order contract may agree, as a share of its value: the Civil Code's 20%.
+    CONTRACT_DEPOSIT_CAP_PCT = int(os.environ.get("CONTRACT_DEPOSIT_CAP_PCT", "20"))
+
     # With a key, buyers may also pay by card through Stripe and sellers get paid to Stripe Connect accounts.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")

@@ -17,6 +17,7 @@ from app.contracts.schemas import (
     ProposeTermsSchema,
     SignSchema,
     TermsChangeSchema,
+    deposit_cap_bps,
 )
 from app.db import get_session, transaction
 from app.errors import NotFound
@@ -63,7 +64,11 @@ def create(data):
     actor = current_actor()
     with transaction() as write:
         contract = services.create_contract(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **data
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            deposit_cap_bps=deposit_cap_bps(),
+            **data,
         )
     return _show(contract.id)
 
@@ -117,7 +122,13 @@ def send(contract_id: int):
 @requires(CONTRACT_MANAGERS)
 def propose(data, contract_id: int):
     """Counter-propose: new terms as a new version, answering `version` (refused if a newer one exists)."""
-    return _step(services.propose_terms, contract_id, based_on=data.pop("version"), **data)
+    return _step(
+        services.propose_terms,
+        contract_id,
+        based_on=data.pop("version"),
+        deposit_cap_bps=deposit_cap_bps(),
+        **data,
+    )
 
 
 @blp.route("/contracts/<int:contract_id>/sign", methods=["POST"])

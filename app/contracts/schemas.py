@@ -4,6 +4,7 @@ what they get back."""
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
@@ -17,6 +18,12 @@ from app.web import ID_RANGE, PAGE_RANGE
 
 _QUANTITY = validate.Range(min=1, max=MAX_QUANTITY)
 _DAY = validate.Range(max=date(2100, 12, 31), error=_l("Enter a date before 2100."))
+
+
+def deposit_cap_bps() -> int:
+    """The deposit cap this platform applies (CONTRACT_DEPOSIT_CAP_PCT), in basis points, for the entry
+    points to hand to the services."""
+    return current_app.config["CONTRACT_DEPOSIT_CAP_PCT"] * 100
 
 
 class Percent(fields.Field):

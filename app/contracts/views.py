@@ -29,6 +29,7 @@ from app.contracts.schemas import (
     DecideClaimSchema,
     ProposeTermsSchema,
     SignSchema,
+    deposit_cap_bps,
 )
 from app.db import get_session
 from app.errors import NotFound
@@ -115,7 +116,11 @@ def create():
     if form.validate_on_submit():
         contract = form.submit(
             lambda session: services.create_contract(
-                session, organisation_id=actor.organisation_id, actor_id=actor.user_id, **form.data
+                session,
+                organisation_id=actor.organisation_id,
+                actor_id=actor.user_id,
+                deposit_cap_bps=deposit_cap_bps(),
+                **form.data,
             )
         )
         if contract is not None:
@@ -209,6 +214,7 @@ def propose(contract_id: int):
                 actor_id=actor.user_id,
                 contract_id=contract_id,
                 based_on=form.data.pop("version"),
+                deposit_cap_bps=deposit_cap_bps(),
                 **form.data,
             )
         )
