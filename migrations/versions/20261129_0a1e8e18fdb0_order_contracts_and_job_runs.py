@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "0a1e8e18fdb0"
 down_revision: str | Sequence[str] | None = "a0e5fe218cc4"

@@ -140,6 +140,8 @@ def test_only_the_two_parties_see_a_contract_and_only_managers_sign(client, sess
 def test_the_deposit_cap_is_a_setting(app, client, parties, monkeypatch):
     school, _coop, listing = parties
     monkeypatch.setitem(app.config, "CONTRACT_DEPOSIT_CAP_PCT", 15)
-    refused = client.post("/api/v1/contracts", json=weekly_body(listing, deposit_pct="16"), headers=school)
+    refused = client.post(
+        "/api/v1/contracts", json=weekly_body(listing, deposit_pct="16"), headers=school
+    )
     assert refused.status_code == 422
     assert "15%" in refused.get_json()["fields"]["deposit_pct"][0]
