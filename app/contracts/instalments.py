@@ -32,9 +32,8 @@ from app.orders.models import Order, OrderStatus, PaymentMethod
 from app.orders.services import Delivery, cancel_order, place_orders
 from app.payments.ledger import InsufficientFunds
 
-GRACE_DAYS = (
-    7  # after its last delivery, how long a contract with missed instalments waits for a breach
-)
+# After its last delivery, how long a contract with missed instalments waits for a breach to be recorded.
+GRACE_DAYS = 7
 _DONE = (OrderStatus.accepted, OrderStatus.completed, OrderStatus.resolved)
 _NOT_SHIPPED = (OrderStatus.placed, OrderStatus.paid)
 

@@ -93,6 +93,8 @@ def _check_parties(session: Session, listing: Listing, buyer_id: int | None) -> 
         raise RuleViolation(_("Choose the buying organisation."), field="buyer_id")
     if listing.seller.kind not in SELLER_KINDS:
         raise RuleViolation(_("Contracts are for a seller's listing."), field="listing_id")
+    if not listing.visible_to_kind(buyer.kind):
+        raise NotFound(_("Listing %(id)s does not exist.", id=listing.id), field="listing_id")
 
 
 def _add_version(session, contract, organisation_id, actor_id, terms, note, cap, now):
