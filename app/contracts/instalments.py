@@ -140,6 +140,7 @@ def _agreed(
             f"{contract.title} · {instalment.number}",
         ),
         payment=payment or _payment(terms),
+        payment_days=terms["payment_days"] or None,
     )
 
 
@@ -184,6 +185,7 @@ def _place_through_checkout(session, agreed: AgreedOrder, due_on: date, now) -> 
         payment=agreed.payment,
         idempotency_key=agreed.key,
         agreed_prices={agreed.listing_id: agreed.price_fen},
+        payment_days=agreed.payment_days,
         unpaid_minutes=max(until_delivery, 60),
         now=now,
     )

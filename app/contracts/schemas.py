@@ -83,7 +83,11 @@ class TermsSchema(Schema):
         unknown = EXCLUDE
 
     quantity = fields.Integer(
-        required=True, validate=_QUANTITY, metadata={"description": "In the listing's unit."}
+        load_default=None,
+        validate=_QUANTITY,
+        metadata={
+            "description": "In the listing's unit; left out, it is the area times the expected yield."
+        },
     )
     area_mu = fields.Decimal(
         load_default=None, places=1, validate=validate.Range(min=0, max=1_000_000), as_string=True
@@ -137,6 +141,8 @@ class TermsSchema(Schema):
     @post_load
     def as_terms(self, data: dict, **_kwargs) -> dict:
         """The terms document (terms.py), with the schedule spelled out."""
+        if data["quantity"] is None:
+            data["quantity"] = _expected_output(data)
         weekly = [data.pop(name) for name in ("weekly_first", "weekly_last", "weekly_quantity")]
         instalments = data.pop("instalments")
         if not instalments and all(weekly):
@@ -158,6 +164,15 @@ class TermsSchema(Schema):
             "terms": terms,
             **{k: v for k, v in data.items() if k not in contract_terms.FIELD_LABELS},
         }
+
+
+def _expected_output(data: dict) -> int:
+    """A contract by planted area: the quantity is what the area is expected to yield."""
+    if data["area_mu"] is None or data["yield_per_mu"] is None:
+        raise ValidationError(
+            _("Give the quantity, or the planted area and the expected yield per mu."), "quantity"
+        )
+    return max(1, int(data["area_mu"] * data["yield_per_mu"]))
 
 
 class CreateContractSchema(TermsSchema):

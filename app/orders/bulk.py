@@ -36,6 +36,7 @@ class AgreedOrder:
     price_fen: int
     delivery: Delivery
     payment: PaymentMethod  # wallet or account: the money is held at once
+    payment_days: int | None = None  # to pay the invoice, when agreed with the seller
 
 
 def place_agreed_orders(
@@ -160,6 +161,7 @@ def _insert_orders(session, fresh, checkouts, listings, fee_bps, now) -> dict[st
             "placed_by_id": item.actor_id,
             "payment": item.payment,
             "fee_bps": fee_bps,
+            "payment_days": item.payment_days,
             "total_fen": item.quantity * item.price_fen,
             "refunded_fen": 0,
             "cancel_reason": "",

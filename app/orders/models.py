@@ -77,6 +77,9 @@ class Order(Base):
     payment: Mapped[PaymentMethod]
     total_fen: Mapped[int] = mapped_column(BigInteger)
     fee_bps: Mapped[int]  # the platform fee when the order was placed
+    # Days to pay its invoice, agreed with the seller (an order contract's terms); None: the buyer's
+    # credit terms decide.
+    payment_days: Mapped[int | None]
     accepted_fen: Mapped[int | None] = mapped_column(
         BigInteger
     )  # what the buyer accepted (or a dispute awarded the seller)

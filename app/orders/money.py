@@ -143,11 +143,12 @@ def _transfer_card_money(session: Session, order: Order, amount_fen: int) -> boo
 
 
 def invoice(session: Session, order: Order, *, now: datetime) -> Invoice | None:
-    """For an order on account: the bill for what was accepted, due after the buyer's payment terms."""
+    """For an order on account: the bill for what was accepted, due after the days agreed for this order
+    (an order contract's), else after the buyer's payment terms."""
     if order.payment != PaymentMethod.account or not order.accepted_fen:
         return None
     terms = session.get(CreditTerms, order.buyer_id)
-    days = terms.days if terms else 30
+    days = order.payment_days or (terms.days if terms else 30)
     issued_on = local_date(now)
     bill = Invoice(
         order_id=order.id,

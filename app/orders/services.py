@@ -62,11 +62,12 @@ def place_orders(
     unpaid_minutes: int = UNPAID_MINUTES,
     takes_cards: bool = False,
     agreed_prices: dict[int, int] | None = None,
+    payment_days: int | None = None,
     now: datetime | None = None,
 ) -> Placed:
     """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay).
     `takes_cards`: the platform has a card provider (Stripe). `agreed_prices`: fen per unit by listing,
-    in place of the listing's price (an order contract's price rule set them)."""
+    in place of the listing's price, and `payment_days` to pay an invoice (an order contract's terms)."""
     now = now or utcnow()
     wanted = _merged(lines)
     _check_delivery(delivery, now)
@@ -96,6 +97,7 @@ def place_orders(
             placed_by_id=actor_id,
             payment=payment,
             fee_bps=fee_bps,
+            payment_days=payment_days,
             placed_at=now,
             lines=[lines[listing.id] for listing in offered],
             inspection=None,

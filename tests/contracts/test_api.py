@@ -145,3 +145,21 @@ def test_the_deposit_cap_is_a_setting(app, client, parties, monkeypatch):
     )
     assert refused.status_code == 422
     assert "15%" in refused.get_json()["fields"]["deposit_pct"][0]
+
+
+def test_a_contract_by_area_takes_the_expected_output_as_its_quantity(client, parties):
+    school, _coop, listing = parties
+    body = weekly_body(listing, area_mu="12.5", yield_per_mu=192)
+    del body["quantity"]
+    drafted = client.post("/api/v1/contracts", json=body, headers=school)
+    assert drafted.status_code == 201, drafted.get_json()
+    terms = drafted.get_json()["contract"]["versions"][0]["terms"]
+    assert (terms["quantity"], terms["area_mu"], terms["yield_per_mu"]) == (2400, "12.5", 192)
+
+
+def test_a_contract_with_neither_quantity_nor_area_is_refused_on_the_quantity(client, parties):
+    school, _coop, listing = parties
+    body = weekly_body(listing)
+    del body["quantity"]
+    refused = client.post("/api/v1/contracts", json=body, headers=school)
+    assert refused.status_code == 422 and "quantity" in refused.get_json()["fields"]

@@ -537,3 +537,40 @@ def test_a_breach_cancels_the_contracts_unshipped_orders_and_returns_their_money
     session.refresh(cabbages)
     assert cabbages.quantity == 10_000  # the 200 kg went back on sale
     assert books_balance(session)
+
+
+def test_a_contract_on_account_invoices_each_delivery_within_its_agreed_days(
+    session, school, cabbages, people
+):
+    from app.orders import delivery
+    from app.payments.models import Invoice
+    from app.payments.services import set_credit_terms
+
+    credit(session, school.id, 100_000)
+    set_credit_terms(
+        session, actor_id=people[0].id, organisation_id=school.id, limit_fen=1_000_000, days=30
+    )
+    contract = sign_both(
+        session,
+        draft(
+            session,
+            school,
+            cabbages,
+            people[0].id,
+            payment=contract_terms.Payment.on_account,
+            payment_days=15,
+        ),
+        people[0].id,
+        people[1].id,
+    )
+    session.flush()
+    instalments.order_instalment(session, instalment_id=contract.instalments[0].id)
+    order = session.get(Order, contract.instalments[0].order_id)
+    assert order.payment == "account" and order.status == OrderStatus.paid
+    delivery.ship_order(
+        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
+    )
+    accept(session, order, people[0].id)
+    bill = session.scalar(select(Invoice).where(Invoice.order_id == order.id))
+    assert (bill.due_on - bill.issued_on).days == 15  # the contract's 15 days, not the school's 30
+    assert books_balance(session)
