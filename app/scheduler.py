@@ -18,6 +18,7 @@ from app.catalog import jobs as catalog_jobs
 from app.contracts import jobs as contracts_jobs
 from app.db import transaction, utcnow
 from app.jobs import Job, JobRun, Outcome
+from app.logistics import jobs as logistics_jobs
 from app.orders import jobs as orders_jobs
 from app.payments import jobs as payments_jobs
 
@@ -31,6 +32,7 @@ def all_jobs() -> list[Job]:
         *orders_jobs.JOBS,
         *payments_jobs.JOBS,
         *contracts_jobs.JOBS,
+        *logistics_jobs.JOBS,
     ]
 
 

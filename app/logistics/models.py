@@ -78,7 +78,9 @@ class StandingOrder(Base):
     delivery_point: Mapped[DeliveryPoint] = relationship()
     buyer: Mapped[Organisation] = relationship()
     lines: Mapped[list["StandingOrderLine"]] = relationship(
-        back_populates="standing_order", cascade="all, delete-orphan", order_by="StandingOrderLine.id"
+        back_populates="standing_order",
+        cascade="all, delete-orphan",
+        order_by="StandingOrderLine.id",
     )
 
     def runs_on(self, day: date) -> bool:

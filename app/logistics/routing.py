@@ -39,7 +39,9 @@ class StopSpec:
 
 @dataclass
 class Solution:
-    routes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # vehicle -> (stop, arrival)
+    routes: dict[int, list[tuple[int, int]]] = field(
+        default_factory=dict
+    )  # vehicle -> (stop, arrival)
     unserved: list[int] = field(default_factory=list)
     travel_minutes: dict[int, int] = field(default_factory=dict)  # vehicle -> minutes on the road
 
@@ -51,7 +53,10 @@ class Solution:
 def travel_minutes(a: tuple[float, float], b: tuple[float, float]) -> int:
     """Minutes from a to b: great-circle kilometres times the road factor, at the average speed."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     km = 2 * 6371 * math.asin(math.sqrt(h))
     return math.ceil(km * ROAD_FACTOR / SPEED_KMH * 60)
 
@@ -66,7 +71,9 @@ def allowed(stop: StopSpec, vehicles: list[VehicleSpec]) -> list[VehicleSpec]:
     ]
 
 
-def solve(vehicles: list[VehicleSpec], stops: list[StopSpec], *, time_limit_s: float = 5) -> Solution:
+def solve(
+    vehicles: list[VehicleSpec], stops: list[StopSpec], *, time_limit_s: float = 5
+) -> Solution:
     """Routes for the vehicles that meet every window and capacity, as short as the time limit allows."""
     if not vehicles or not stops:
         return Solution(unserved=[stop.id for stop in stops])
@@ -102,7 +109,9 @@ def solve(vehicles: list[VehicleSpec], stops: list[StopSpec], *, time_limit_s: f
         if len(carriers) < len(vehicles):  # -1: not on any vehicle, which the disjunction allows
             routing.VehicleVar(index).SetValues([-1, *carriers])
         routing.AddDisjunction([index], _DROP_PENALTY)
-    return _read(_search(routing, time_limit_s), routing, manager, time_dimension, vehicles, stops, matrix)
+    return _read(
+        _search(routing, time_limit_s), routing, manager, time_dimension, vehicles, stops, matrix
+    )
 
 
 def _search(routing, time_limit_s: float):
@@ -147,7 +156,9 @@ def explain(stop: StopSpec, vehicles: list[VehicleSpec]) -> str:
         return _("Its goods need cold chain and no refrigerated vehicle is available.")
     carriers = allowed(stop, vehicles)
     if not carriers:
-        return _("The vehicle it is pinned to cannot carry it (cold goods need a refrigerated vehicle).")
+        return _(
+            "The vehicle it is pinned to cannot carry it (cold goods need a refrigerated vehicle)."
+        )
     largest = max(vehicle.capacity_kg for vehicle in carriers)
     if stop.load_kg > largest:
         return _(
@@ -201,10 +212,14 @@ def nearest_neighbour(vehicles: list[VehicleSpec], stops: list[StopSpec]) -> tup
         on_time += arrival <= stop.window[1]
         solution.routes[vehicle.id].append((stop.id, arrival))
         solution.travel_minutes[vehicle.id] += leg
-        here.update(at=stop.position, now=arrival + SERVICE_MINUTES, room=here["room"] - stop.load_kg)
+        here.update(
+            at=stop.position, now=arrival + SERVICE_MINUTES, room=here["room"] - stop.load_kg
+        )
         left.remove(stop)
     for vehicle in vehicles:
         if solution.routes[vehicle.id]:
-            solution.travel_minutes[vehicle.id] += travel_minutes(state[vehicle.id]["at"], vehicle.depot)
+            solution.travel_minutes[vehicle.id] += travel_minutes(
+                state[vehicle.id]["at"], vehicle.depot
+            )
     solution.unserved = [stop.id for stop in left]
     return solution, on_time
