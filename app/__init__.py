@@ -131,6 +131,7 @@ def register_pages(app: Flask) -> None:
     from app.catalog.market import MarketCache
     from app.contracts import views as contracts_views
     from app.dashboards import views as dashboards_views
+    from app.logistics import views as logistics_views
     from app.orders import admin_views as money_admin_views
     from app.orders import views as orders_views
     from app.web import without
@@ -148,6 +149,7 @@ def register_pages(app: Flask) -> None:
         orders_views.bp,
         money_admin_views.bp,
         contracts_views.bp,
+        logistics_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["without"] = without
@@ -171,6 +173,7 @@ def register_api(app: Flask) -> None:
     from app.accounts import api as accounts_api
     from app.catalog import api as catalog_api
     from app.contracts import api as contracts_api
+    from app.logistics import api as logistics_api
     from app.orders import api as orders_api
 
     api = Api(
@@ -185,7 +188,13 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (accounts_api.blp, catalog_api.blp, orders_api.blp, contracts_api.blp):
+    for blueprint in (
+        accounts_api.blp,
+        catalog_api.blp,
+        orders_api.blp,
+        contracts_api.blp,
+        logistics_api.blp,
+    ):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)
     app.extensions["agrilink.api"] = api
