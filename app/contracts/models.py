@@ -219,7 +219,7 @@ STATUS_LABELS = {
 }
 INSTALMENT_LABELS = {
     InstalmentStatus.scheduled: N_("scheduled"),
-    InstalmentStatus.ordered: N_("ordered"),
+    InstalmentStatus.ordered: N_("orders made"),
     InstalmentStatus.missed: N_("missed"),
     InstalmentStatus.excused: N_("excused (force majeure)"),
 }

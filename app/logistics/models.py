@@ -236,7 +236,7 @@ class ExpectedHarvest(Base):
 
 
 RUN_LABELS = {
-    RunStatus.ordered: N_("ordered"),
+    RunStatus.ordered: N_("orders made"),
     RunStatus.not_ordered: N_("not ordered"),
     RunStatus.closed: N_("no delivery (closed)"),
 }
