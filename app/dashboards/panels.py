@@ -5,6 +5,7 @@ capability adds its panel here, so every role's dashboard grows with the platfor
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import url_for
 from flask_babel import gettext as _
@@ -26,6 +27,7 @@ from app.catalog import queries as catalog
 from app.contracts import queries as contracts
 from app.db import local_date, utcnow
 from app.i18n import N_, money
+from app.logistics import queries as logistics
 from app.orders import queries as orders
 
 
@@ -55,6 +57,10 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
         found += [_buying_panel(session, actor), _deliveries_panel(session, actor)]
     if actor.kind in BUYER_KINDS | SELLER_KINDS:
         found.append(_contracts_panel(session, actor))
+    if actor.kind in SELLER_KINDS:
+        found.append(_dispatch_panel(session, actor))
+    if actor.kind in BUYER_KINDS:
+        found.append(_standing_panel(session, actor))
     if actor.role in (Role.owner, Role.manager):
         found.append(_team_panel(session, actor))
     if actor.kind == OrgKind.platform:
@@ -315,6 +321,48 @@ def _contracts_panel(session: Session, actor: Actor) -> Panel:
         lines=lines,
         actions=[*actions, Action(_("Contracts"), url_for("contracts.index"))],
         tone="warning" if waiting else "neutral",
+    )
+
+
+def _dispatch_panel(session: Session, actor: Actor) -> Panel:
+    tomorrow = local_date(utcnow()) + timedelta(days=1)
+    plan = logistics.plan_of(session, actor.organisation_id, tomorrow)
+    if plan is None:
+        lines = [_("Tomorrow is not planned yet.")]
+    else:
+        unserved = sum(1 for stop in plan.stops if stop.vehicle_id is None)
+        lines = [
+            _(
+                "Tomorrow: %(stops)d stops on %(routes)d vehicles, %(unserved)d not served.",
+                stops=len(plan.stops),
+                routes=len(plan.routes),
+                unserved=unserved,
+            )
+        ]
+    return Panel(
+        title=_("Dispatch"),
+        lines=lines,
+        actions=[
+            Action(_("Tomorrow's plan"), url_for("logistics.plan"), primary=plan is None),
+            Action(_("Vehicles"), url_for("logistics.fleet")),
+        ],
+        tone="warning"
+        if plan is not None and any(s.vehicle_id is None for s in plan.stops)
+        else "neutral",
+    )
+
+
+def _standing_panel(session: Session, actor: Actor) -> Panel:
+    days = logistics.standing_deliveries(session, actor.organisation_id, since=local_date(utcnow()))
+    refused = [day for day in days if day.status == "not_ordered"]
+    lines = [_("%(n)d coming days ordered by your standing orders.", n=len(days) - len(refused))]
+    lines += [f"{day.day}: {day.problem}" for day in refused[:3]]
+    return Panel(
+        title=_("Standing orders"),
+        figure=str(len(refused)) if refused else None,
+        lines=lines,
+        actions=[Action(_("Standing orders"), url_for("logistics.standing_orders"))],
+        tone="bad" if refused else "neutral",
     )
 
 

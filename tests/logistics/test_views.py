@@ -129,3 +129,9 @@ def test_the_supply_page_shows_the_weeks_and_their_chart_in_english(client, sess
         "Supply and demand" in page and 'id="supply-chart"' in page and "chart.umd.min.js" in page
     )
     assert page.count("<tr") >= 13  # the header and twelve weeks
+
+
+def test_the_cooperatives_dashboard_says_tomorrow_is_not_planned_yet(client, session, coop):
+    sign_in(client, coop.user, coop.organisation)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "明天还没有排线。" in page and "/logistics/plan" in page
