@@ -7,11 +7,13 @@ because a scheduler per gunicorn worker would run every job once per worker.
 import logging
 import time
 import traceback
+from datetime import datetime, timedelta
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import delete
 
 from app.accounts import jobs as accounts_jobs
 from app.catalog import jobs as catalog_jobs
@@ -25,8 +27,30 @@ from app.payments import jobs as payments_jobs
 log = logging.getLogger(__name__)
 
 
+KEEP_RUNS_DAYS = 14  # job runs are kept this long (a job every few seconds makes many)
+
+
+def prune_runs(now: datetime | None = None) -> dict[str, int]:
+    """Forget job runs older than two weeks."""
+    cutoff = (now or utcnow()) - timedelta(days=KEEP_RUNS_DAYS)
+    with transaction() as session:
+        removed = session.execute(delete(JobRun).where(JobRun.started_at < cutoff)).rowcount
+    return {"removed": removed}
+
+
+SCHEDULER_JOBS = [
+    Job(
+        name="scheduler.prune_runs",
+        description="Forget job runs older than two weeks.",
+        run=prune_runs,
+        trigger={"trigger": "cron", "hour": 3, "minute": 15},
+    )
+]
+
+
 def all_jobs() -> list[Job]:
     return [
+        *SCHEDULER_JOBS,
         *accounts_jobs.JOBS,
         *catalog_jobs.JOBS,
         *orders_jobs.JOBS,

@@ -4,7 +4,6 @@ import pytest
 
 from app.auth import OrgKind, Role
 from app.contracts.models import Contract
-from app.scheduler import run_job
 from tests.contracts.steps import draft, next_monday, sign_both
 from tests.factories import ListingFactory, member
 from tests.helpers import post_form, sign_in
@@ -139,12 +138,3 @@ def test_a_person_from_neither_side_finds_no_contract(client, session, school, c
     outsider = member(kind=OrgKind.supermarket, role=Role.manager)
     sign_in(client, outsider.user, outsider.organisation)
     assert client.get(f"/contracts/{contract.id}").status_code == 404
-
-
-def test_the_admin_jobs_page_shows_each_run_with_its_counts(app, client, session):
-    admin = member(kind=OrgKind.platform, role=Role.admin)
-    session.flush()
-    run_job(app, "contracts.order_instalments", by="operator")
-    sign_in(client, admin.user, admin.organisation, language="en")
-    page = client.get("/admin/jobs").get_data(as_text=True)
-    assert "contracts.order_instalments" in page and "succeeded" in page and "ordered 0" in page
