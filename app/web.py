@@ -29,6 +29,15 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def id_from(text) -> int | None:
+    """A row id typed or passed in a URL, or None when it is not one (only ASCII digits, in range)."""
+    text = str(text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= LARGEST_ID else None
+
+
 def back_url(default: str) -> str:
     """Where the person came from on this site, else `default`."""
     referrer = request.referrer or ""

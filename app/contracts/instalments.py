@@ -83,14 +83,33 @@ def order_instalments(
         item.order_id = placed.get(_key(item))
         if item.order_id is not None:
             item.price_fen, item.price_source = price.fen, price.source
+        else:  # refused on its own: it waits for the next run (_place_one told the seller why)
+            item.status = InstalmentStatus.scheduled
     return {"ordered": len(placed), "not_ordered": len(priced) - len(placed)}
 
 
 def _claim(session: Session, instalment_ids: list[int]) -> list[Instalment]:
-    """Mark the instalments ordered (those still scheduled): whichever run claims one first orders it."""
+    """Mark the instalments ordered (those still scheduled, of contracts still active): whichever run
+    claims one first orders it. The contracts are share-locked, so a breach recorded meanwhile waits for
+    this batch, or this batch sees it and orders nothing of that contract."""
+    active = session.scalars(
+        select(Contract.id)
+        .where(
+            Contract.id.in_(
+                select(Instalment.contract_id).where(Instalment.id.in_(instalment_ids))
+            ),
+            Contract.status == ContractStatus.active,
+        )
+        .order_by(Contract.id)
+        .with_for_update(read=True)
+    ).all()
     claimed = session.scalars(
         update(Instalment)
-        .where(Instalment.id.in_(instalment_ids), Instalment.status == InstalmentStatus.scheduled)
+        .where(
+            Instalment.id.in_(instalment_ids),
+            Instalment.status == InstalmentStatus.scheduled,
+            Instalment.contract_id.in_(active),
+        )
         .values(status=InstalmentStatus.ordered, problem="")
         .returning(Instalment.id)
         .execution_options(synchronize_session=False)

@@ -14,6 +14,7 @@ from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, Yuan
 from app.contracts import terms as contract_terms
 from app.contracts.models import ContractStatus, Remedy
 from app.contracts.terms import Payment, PriceRule
+from app.errors import RuleViolation
 from app.web import ID_RANGE, PAGE_RANGE
 
 _QUANTITY = validate.Range(min=1, max=MAX_QUANTITY)
@@ -146,7 +147,10 @@ class TermsSchema(Schema):
         weekly = [data.pop(name) for name in ("weekly_first", "weekly_last", "weekly_quantity")]
         instalments = data.pop("instalments")
         if not instalments and all(weekly):
-            instalments = contract_terms.weekly(*weekly)
+            try:
+                instalments = contract_terms.weekly(*weekly)
+            except RuleViolation as refusal:
+                raise ValidationError(refusal.message, refusal.field) from refusal
         if not instalments:
             raise ValidationError(
                 _("Give the deliveries: dates and quantities, or a weekly rule."), "instalments"

@@ -380,6 +380,18 @@ def decide_claim(
         raise NotFound(_("Claim %(id)s does not exist.", id=claim_id))
     if claim.status != ClaimStatus.claimed:
         raise Conflict(_("This claim has already been decided."))
+    if contract.status != ContractStatus.active:
+        raise Conflict(_("Force majeure is claimed on an active contract."))
+    if accept and (
+        claim.instalment.status in (InstalmentStatus.excused, InstalmentStatus.missed)
+        or _shipped(session, claim.instalment)
+    ):
+        raise Conflict(
+            _(
+                "Instalment %(n)d is no longer open: its goods are on their way, or its day passed.",
+                n=claim.instalment.number,
+            )
+        )
     claim.status = ClaimStatus.accepted if accept else ClaimStatus.rejected
     claim.decided_by_id, claim.decided_at, claim.answer = actor_id, now, answer
     if accept:

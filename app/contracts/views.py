@@ -35,7 +35,7 @@ from app.db import get_session
 from app.errors import NotFound
 from app.forms import Form
 from app.uploads import UploadKind, store_upload, upload_folder
-from app.web import query_args
+from app.web import id_from, query_args
 
 bp = Blueprint("contracts", __name__)
 
@@ -162,7 +162,12 @@ def _terms_page(form: Form, contract):
 
 
 def _listing_of(session, listing_id) -> Listing | None:
-    return session.get(Listing, int(listing_id)) if str(listing_id or "").isdigit() else None
+    """The listing the form names, if it is one this organisation may see."""
+    number = id_from(listing_id)
+    listing = session.get(Listing, number) if number else None
+    if listing is None or listing.status == ListingStatus.draft:
+        return None
+    return listing if listing.visible_to_kind(current_actor().kind) else None
 
 
 def _own_listings(session, organisation_id: int) -> list[Listing]:

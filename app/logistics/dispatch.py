@@ -38,11 +38,11 @@ def plan_day(
         raise Conflict(
             _("A vehicle of this plan has left; its stops can no longer be planned again.")
         )
-    pins = (
-        {(stop.buyer_id, stop.point_name): stop.vehicle_id for stop in plan.stops if stop.pinned}
-        if plan
-        else {}
-    )
+    pins = {
+        (stop.buyer_id, stop.point_name, (stop.window_start, stop.window_end)): stop.vehicle_id
+        for stop in (plan.stops if plan else [])
+        if stop.pinned
+    }
     if plan is None:
         plan = DispatchPlan(organisation_id=organisation_id, day=day, planned_by_id=actor_id)
         session.add(plan)
@@ -79,7 +79,7 @@ def _unserved(plan: DispatchPlan) -> int:
 
 
 def _stops(session: Session, organisation_id: int, day: date, pins: dict) -> list[Stop]:
-    """One stop per buyer and delivery point, with the weight and cold chain of all its paid orders."""
+    """One stop per buyer, delivery point and window, with the weight and cold chain of its paid orders."""
     rows = session.execute(
         select(Order, OrderLine.quantity, Unit.grams, Product.cold_chain)
         .join(OrderLine, OrderLine.order_id == Order.id)
@@ -93,25 +93,25 @@ def _stops(session: Session, organisation_id: int, day: date, pins: dict) -> lis
         )
         .order_by(Order.id)
     ).all()
-    grouped: dict[tuple[int, str], dict] = defaultdict(
-        lambda: {"orders": [], "grams": 0, "cold": False}
-    )
+    grouped: dict[tuple, dict] = defaultdict(lambda: {"orders": [], "grams": 0, "cold": False})
     for order, quantity, grams, cold in rows:
-        group = grouped[(order.buyer_id, order.delivery_point)]
+        window = (order.window_start, order.window_end)
+        group = grouped[(order.buyer_id, order.delivery_point, window)]
         if order.id not in group["orders"]:
             group["orders"].append(order.id)
-            group.setdefault("window", (order.window_start, order.window_end))
         group["grams"] += quantity * grams
         group["cold"] |= cold
-    points = _points(session, {buyer for buyer, _name in grouped})
+    points = _points(session, {buyer for buyer, _name, _window in grouped})
     return [
-        _stop(buyer, name, group, points.get((buyer, name)), pins.get((buyer, name)))
-        for (buyer, name), group in grouped.items()
+        _stop(
+            buyer, name, window, group, points.get((buyer, name)), pins.get((buyer, name, window))
+        )
+        for (buyer, name, window), group in grouped.items()
     ]
 
 
-def _stop(buyer_id, name, group, point: DeliveryPoint | None, pinned_to) -> Stop:
-    start, end = group["window"]
+def _stop(buyer_id, name, window, group, point: DeliveryPoint | None, pinned_to) -> Stop:
+    start, end = window
     return Stop(
         buyer_id=buyer_id,
         point_name=name,
@@ -217,6 +217,13 @@ def move_stop(
     return plan_day(session, organisation_id=organisation_id, actor_id=actor_id, day=stop.plan.day)
 
 
+def _departed(stop: Stop) -> bool:
+    return any(
+        route.vehicle_id == stop.vehicle_id and route.departed_at is not None
+        for route in stop.plan.routes
+    )
+
+
 def _own_stop(session: Session, organisation_id: int, stop_id: int) -> Stop:
     stop = session.get(Stop, stop_id)
     if stop is None or stop.plan.organisation_id != organisation_id:
@@ -267,6 +274,8 @@ def arrive(
     stop = _own_stop(session, organisation_id, stop_id)
     if stop.arrived_at is not None:
         raise Conflict(_("Arrival at this stop is already recorded."))
+    if not _departed(stop):
+        raise Conflict(_("Its vehicle has not left yet: mark the departure first."))
     stop.arrived_at = now
     closes = datetime.combine(stop.plan.day, stop.window_end, LOCAL_TIME)
     stop.late = now > closes

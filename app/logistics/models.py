@@ -6,7 +6,7 @@ harvests.
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation
@@ -198,7 +198,7 @@ class Stop(Base):
     window_end: Mapped[time]
     load_kg: Mapped[int]
     cold: Mapped[bool] = mapped_column(default=False)
-    order_ids: Mapped[str] = mapped_column(String(500))  # "12,15": the orders it delivers
+    order_ids: Mapped[str] = mapped_column(Text)  # "12,15": the orders it delivers
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     sequence: Mapped[int | None]
     eta: Mapped[datetime | None]

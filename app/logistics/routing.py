@@ -14,7 +14,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 ROAD_FACTOR = 1.3  # roads in the hills of Meitan are longer than the straight line
 SPEED_KMH = 40
 SERVICE_MINUTES = 10  # unloading and signing at each stop
-MAX_WAIT_MINUTES = 240  # how long a vehicle may wait for a window to open
+MAX_WAIT_MINUTES = 12 * 60  # a vehicle may wait for a window to open (waiting costs nothing)
 _DROP_PENALTY = 1_000_000  # far above any route's travel time: drop a stop only when it cannot fit
 
 
@@ -152,6 +152,8 @@ def _read(assignment, routing, manager, time_dimension, vehicles, stops, matrix)
 
 def explain(stop: StopSpec, vehicles: list[VehicleSpec]) -> str:
     """Why a stop could not be served, in words a dispatcher can act on."""
+    if not vehicles:
+        return _("There are no vehicles: add your trucks on the vehicles page.")
     if stop.cold and not any(vehicle.refrigerated for vehicle in vehicles):
         return _("Its goods need cold chain and no refrigerated vehicle is available.")
     carriers = allowed(stop, vehicles)

@@ -23,13 +23,20 @@ def save_delivery_point(
 ) -> DeliveryPoint:
     """Add a delivery point (or change one): its name is what orders give as their delivery point."""
     check_window(values["window_start"], values["window_end"])
+    same_name = session.scalar(
+        select(DeliveryPoint.id).where(
+            DeliveryPoint.organisation_id == organisation_id, DeliveryPoint.name == values["name"]
+        )
+    )
+    if same_name is not None and same_name != point_id:
+        raise RuleViolation(_("You already have a delivery point of that name."), field="name")
     point = _own(session, DeliveryPoint, point_id, organisation_id) if point_id else None
     if point is None:
         point = DeliveryPoint(organisation_id=organisation_id)
         session.add(point)
     for name, value in values.items():
         setattr(point, name, value)
-    session.flush()  # a second point of the same name is refused here, by the unique constraint
+    session.flush()  # the point's id, for the standing orders that name it
     return point
 
 

@@ -57,9 +57,10 @@ def create_standing_order(
     if ends_on is not None and ends_on < starts_on:
         raise RuleViolation(_("The last day comes before the first."), field="ends_on")
     for position, line in enumerate(lines):
-        _check_listing(
+        listing = _check_listing(
             session, line["listing_id"], buyer_id, buyer_kind, f"lines.{position}.listing_id"
         )
+        _check_ahead_of_cutoff(session, listing, days_ahead)
     standing = StandingOrder(
         buyer_id=buyer_id,
         delivery_point=point,
@@ -100,6 +101,24 @@ def _check_listing(
         )
     if listing.organisation_id == buyer_id:
         raise RuleViolation(_("You cannot order your own produce."), field=field)
+    return listing
+
+
+def _check_ahead_of_cutoff(session, listing: Listing, days_ahead: int) -> None:
+    """Orders made later than the supplier's cut-off would all be refused: say so now."""
+    terms = session.get(SupplyTerms, listing.organisation_id)
+    if terms is not None and days_ahead < terms.cutoff_days + 1:
+        raise RuleViolation(
+            _(
+                "%(seller)s takes orders until %(time)s, %(days)d days before the delivery: make the "
+                "orders at least %(ahead)d days ahead.",
+                seller=listing.seller.name_zh,
+                time=terms.cutoff.strftime("%H:%M"),
+                days=terms.cutoff_days,
+                ahead=terms.cutoff_days + 1,
+            ),
+            field="days_ahead",
+        )
 
 
 def stop_standing_order(session: Session, *, buyer_id: int, actor_id: int, standing_order_id: int):
@@ -152,9 +171,13 @@ def order_day(session: Session, *, standing_order_id: int, day: date, now: datet
     if closed is not None:
         _set(session, standing.id, day, RunStatus.closed, problem=closed.name)
         return RunStatus.closed
+    needs: dict[int, int] = {}  # kg per seller: lines from one seller count together
     for line in standing.lines:
         _check_cutoff(session, line.listing, day, now)
-        _check_capacity(session, line.listing, day, _kg(session, line.listing, line.quantity))
+        seller = line.listing.organisation_id
+        needs[seller] = needs.get(seller, 0) + _kg(session, line.listing, line.quantity)
+    for line in {line.listing.organisation_id: line for line in standing.lines}.values():
+        _check_capacity(session, line.listing, day, needs[line.listing.organisation_id])
     placed = place_orders(
         session,
         buyer_id=standing.buyer_id,

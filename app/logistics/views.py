@@ -9,8 +9,9 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from app.auth import BUYERS, SELLERS, SIGNED_IN, current_actor, requires
-from app.catalog.models import Listing, Product
+from app.catalog.models import Listing, ListingStatus, Product
 from app.db import get_session, local_date, utcnow
+from app.errors import NotFound
 from app.forms import Form
 from app.i18n import N_
 from app.logistics import dispatch, queries, services, standing, supply
@@ -26,6 +27,7 @@ from app.logistics.schemas import (
     SupplyTermsSchema,
     VehicleSchema,
 )
+from app.web import id_from
 
 bp = Blueprint("logistics", __name__)
 bp.add_app_template_global(clock, "minutes_clock")
@@ -164,11 +166,15 @@ def new_standing_order():
 
 
 def _listings(session, form: Form) -> dict[int, Listing]:
-    """The listings the form names, to show their titles beside the numbers."""
-    ids = {form.values.get(f"listing_{n}") for n in (1, 2, 3)}
-    numbers = [int(value) for value in ids if str(value or "").isdigit()]
+    """The listings the form names that this buyer may see, to show their titles beside the numbers."""
+    numbers = {id_from(form.values.get(f"listing_{n}")) for n in (1, 2, 3)} - {None}
     found = session.scalars(select(Listing).where(Listing.id.in_(numbers))) if numbers else []
-    return {listing.id: listing for listing in found}
+    kind = current_actor().kind
+    return {
+        listing.id: listing
+        for listing in found
+        if listing.status != ListingStatus.draft and listing.visible_to_kind(kind)
+    }
 
 
 @bp.post("/logistics/standing/<int:standing_order_id>/stop")
@@ -399,6 +405,10 @@ def supply_demand():
     reads = get_session()
     products = list(reads.scalars(select(Product).order_by(Product.id)))
     code = request.args.get("product") or "chinese_cabbage"
-    product = next((item for item in products if item.code == code), products[0])
+    product = next(
+        (item for item in products if item.code == code), products[0] if products else None
+    )
+    if product is None:
+        raise NotFound(_("The catalogue has no products yet."))
     weeks = supply.supply_and_demand(reads, product_id=product.id, first=local_date(utcnow()))
     return render_template("logistics/supply.html", products=products, product=product, weeks=weeks)

@@ -32,6 +32,7 @@ from app.orders.schemas import (
     WalletSchema,
     WebhookReceiptSchema,
 )
+from app.orders.services import PLATFORM_KEY_MARK
 from app.payments import card
 from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.stripe_gateway import stripe_gateway
@@ -60,9 +61,10 @@ _IDEMPOTENCY_KEY = {
 def create(data):
     """Check out: one order per seller, stock taken now, the money held (unless payment is later)."""
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key.strip()) <= 100:
+    if key is not None and (not 1 <= len(key.strip()) <= 100 or PLATFORM_KEY_MARK in key):
         raise RuleViolation(
-            _("An Idempotency-Key has 1 to 100 characters."), field="Idempotency-Key"
+            _("An Idempotency-Key has 1 to 100 characters, none of them “:”."),
+            field="Idempotency-Key",
         )
     actor = current_actor()
     with transaction() as write:

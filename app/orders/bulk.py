@@ -11,7 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, insert, select, update
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, case, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,8 @@ from app.orders.models import Checkout, Order, OrderLine, OrderStatus, PaymentMe
 from app.orders.services import Delivery, _out_of_stock, _terms, check_orderable
 from app.payments import ledger
 from app.payments.services import current_fee_bps
+
+AGREED = "agreed"  # the request hash of checkouts made here, where the key alone names the request
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def place_agreed_orders(
     """Place the batch's orders, stock taken and money held: order ids by key (keys seen before included)."""
     now = now or utcnow()
     checkouts = _claim_checkouts(session, agreed, now)
-    placed = _existing(session, [item for item in agreed if item.key not in checkouts])
+    placed = _placed_before(session, [item for item in agreed if item.key not in checkouts])
     fresh = [item for item in agreed if item.key in checkouts]
     if not fresh:
         return placed
@@ -71,7 +74,7 @@ def _claim_checkouts(session: Session, agreed: list[AgreedOrder], now) -> dict[s
                 {
                     "buyer_id": item.buyer_id,
                     "idempotency_key": item.key,
-                    "request_hash": "",
+                    "request_hash": AGREED,
                     "created_at": now,
                 }
                 for item in agreed
@@ -83,15 +86,24 @@ def _claim_checkouts(session: Session, agreed: list[AgreedOrder], now) -> dict[s
     return dict(session.execute(statement).all())
 
 
-def _existing(session: Session, seen: list[AgreedOrder]) -> dict[str, int]:
+def _placed_before(session: Session, seen: list[AgreedOrder]) -> dict[str, int]:
+    """The orders an earlier run placed under these keys. A key whose checkout was not made here (a
+    buyer's own, though buyers' keys cannot have the platform's form) is refused."""
     if not seen:
         return {}
     rows = session.execute(
-        select(Checkout.idempotency_key, Order.id)
-        .join(Order, Order.checkout_id == Checkout.id)
-        .where(Checkout.idempotency_key.in_([item.key for item in seen]))
-    )
-    return dict(rows.all())
+        select(Checkout.idempotency_key, Checkout.request_hash, Order.id)
+        .outerjoin(Order, Order.checkout_id == Checkout.id)
+        .where(
+            tuple_(Checkout.buyer_id, Checkout.idempotency_key).in_(
+                [(item.buyer_id, item.key) for item in seen]
+            )
+        )
+    ).all()
+    for key, request_hash, order_id in rows:
+        if request_hash != AGREED or order_id is None:
+            raise Conflict(_("Checkout key %(key)s is taken by another order.", key=key))
+    return {key: order_id for key, _hash, order_id in rows}
 
 
 def _checked_listings(session: Session, fresh: list[AgreedOrder], now) -> dict[int, Listing]:

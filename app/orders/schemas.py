@@ -58,7 +58,13 @@ class PlaceOrderSchema(DeliveryFieldsSchema):
 class CheckoutForm(DeliveryFieldsSchema):
     """The cart page's form; its hidden key makes a double click place the orders once."""
 
-    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    idempotency_key = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            validate.Regexp(r"^[^:]*$", error=_l("A key has no “:”.")),
+        ],
+    )
 
 
 class OrderQuerySchema(Schema):

@@ -31,6 +31,9 @@ from app.payments.services import current_fee_bps
 from app.payments.stripe_gateway import StripeGateway
 
 UNPAID_MINUTES = 60  # how long a placed, unpaid order keeps its stock (ORDER_UNPAID_MINUTES)
+# The checkout keys the platform gives its own orders ("contract:12:3", "standing:4:2026-12-07") contain
+# ":", which a buyer's own Idempotency-Key may not: no buyer can take a key the scheduler will use.
+PLATFORM_KEY_MARK = ":"
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,8 @@ def post_many(session: Session, postings: Sequence[Posting]) -> int:
     floor is refused whole (InsufficientFunds), as one posting would be."""
     if any(sum(posting.moves.values()) != 0 for posting in postings):
         raise ValueError("a transaction must sum to zero")
+    if len({posting.key for posting in postings}) < len(postings):
+        raise ValueError("a batch names the same key twice")
     claimed = _claim_keys(session, postings)
     fresh = [posting for posting in postings if posting.key in claimed]
     totals: dict[str, int] = defaultdict(int)

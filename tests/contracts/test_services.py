@@ -574,3 +574,60 @@ def test_a_contract_on_account_invoices_each_delivery_within_its_agreed_days(
     bill = session.scalar(select(Invoice).where(Invoice.order_id == order.id))
     assert (bill.due_on - bill.issued_on).days == 15  # the contract's 15 days, not the school's 30
     assert books_balance(session)
+
+
+def test_a_checkout_key_taken_by_another_order_never_stands_in_for_an_instalment(
+    session, active, school
+):
+    from app.orders.models import Checkout
+
+    first = active.instalments[0]
+    session.add(
+        Checkout(buyer_id=school.id, idempotency_key=f"contract:{active.id}:1", request_hash="x")
+    )
+    session.flush()
+    assert instalments.order_instalment(session, instalment_id=first.id) is False
+    assert first.order_id is None and first.status == InstalmentStatus.scheduled
+    assert first.problem  # the seller is told it could not be ordered
+
+
+def test_no_instalment_of_a_breached_contract_is_ordered(session, active, school, people):
+    services.record_breach(
+        session,
+        organisation_id=school.id,
+        actor_id=people[0].id,
+        contract_id=active.id,
+        reason="合作社停止供货",
+        remedy=Remedy.deposit,
+    )
+    session.flush()
+    assert instalments.order_instalment(session, instalment_id=active.instalments[1].id) is False
+
+
+def test_a_force_majeure_claim_cannot_be_accepted_once_the_goods_are_on_their_way(
+    session, active, school, cabbages, people
+):
+    from app.orders import delivery
+
+    first = active.instalments[0]
+    claim = services.claim_force_majeure(
+        session,
+        organisation_id=cabbages.organisation_id,
+        actor_id=people[1].id,
+        contract_id=active.id,
+        instalment=1,
+        reason="冰雹",
+    )
+    instalments.order_instalment(session, instalment_id=first.id)
+    delivery.ship_order(
+        session, seller_id=cabbages.organisation_id, actor_id=people[1].id, order_id=first.order_id
+    )
+    with pytest.raises(Conflict):
+        services.decide_claim(
+            session,
+            organisation_id=school.id,
+            actor_id=people[0].id,
+            contract_id=active.id,
+            claim_id=claim.id,
+            accept=True,
+        )

@@ -138,3 +138,22 @@ def test_a_person_from_neither_side_finds_no_contract(client, session, school, c
     outsider = member(kind=OrgKind.supermarket, role=Role.manager)
     sign_in(client, outsider.user, outsider.organisation)
     assert client.get(f"/contracts/{contract.id}").status_code == 404
+
+
+def test_a_listing_number_that_is_no_number_leaves_the_form_empty_not_broken(client, school):
+    sign_in(client, school.user, school.organisation)
+    for odd in ("²", "99999999999999999999999", "-3"):
+        assert client.get(f"/contracts/new?listing={odd}").status_code == 200
+
+
+def test_a_weekly_rule_ending_before_it_starts_is_shown_on_its_field(client, school, cabbages):
+    sign_in(client, school.user, school.organisation)
+    first = next_monday()
+    refused = post_form(
+        client,
+        "/contracts/new",
+        form_fields(listing_id=cabbages.id, weekly_last=(first - timedelta(weeks=1)).isoformat()),
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="e-weekly_last"' in page
+    assert 'value="湄江中学秋季蔬菜"' in page  # what was typed is kept

@@ -183,3 +183,19 @@ def test_supply_and_demand_shows_a_shortfall_in_the_week_demand_exceeds_the_harv
     ).get_json()
     week = next(row for row in weeks if row["monday"] == monday.isoformat())
     assert (week["supply_kg"], week["standing_kg"], week["shortfall_kg"]) == (500, 600, 100)
+
+
+def test_a_buyers_idempotency_key_may_not_take_the_form_of_the_platforms_own(client, school):
+    listing = ListingFactory(price_fen=100)
+    refused = client.post(
+        "/api/v1/orders",
+        json={
+            "lines": [{"listing_id": listing.id, "quantity": 1}],
+            "delivery_point": "x",
+            "delivery_date": TOMORROW.isoformat(),
+            "window_start": "06:00",
+            "window_end": "06:30",
+        },
+        headers={**school[1], "Idempotency-Key": "contract:5:1"},
+    )
+    assert refused.status_code == 422 and "Idempotency-Key" in refused.get_json()["fields"]

@@ -173,3 +173,41 @@ def test_a_dispatcher_cannot_move_another_cooperatives_stops(session, coop, good
             stop_id=plan.stops[0].id,
             vehicle_id=None,
         )
+
+
+def test_orders_for_different_windows_at_one_gate_are_separate_stops(
+    session, coop, goods, dispatcher
+):
+    cabbage, _lettuce = goods
+    school = buyer_at(session, OrgKind.school, "湄江中学食堂", CANTEEN, (time(6), time(6, 30)))
+    order_for(session, school, [(cabbage, 100)], (time(6), time(6, 30)))
+    order_for(session, school, [(cabbage, 50)], (time(11), time(11, 30)))
+    truck(session, coop, "普通货车")
+    plan = dispatch.plan_day(session, organisation_id=coop.id, actor_id=dispatcher.id, day=TOMORROW)
+    etas = sorted(stop.eta.astimezone(LOCAL_TIME).time() for stop in plan.stops)
+    assert len(plan.stops) == 2 and etas[0] <= time(6, 30) and etas[1] >= time(11)
+
+
+def test_with_no_vehicles_every_stop_says_so(session, coop, goods, dispatcher):
+    cabbage, _lettuce = goods
+    shop = buyer_at(session, OrgKind.supermarket, "惠民生鲜", SUPERMARKET, (time(8), time(10)))
+    order_for(session, shop, [(cabbage, 20)], (time(8), time(10)))
+    plan = dispatch.plan_day(session, organisation_id=coop.id, actor_id=dispatcher.id, day=TOMORROW)
+    assert (
+        "no vehicles" in plan.stops[0].unserved_reason
+        or "没有车辆" in plan.stops[0].unserved_reason
+    )
+
+
+def test_a_stop_cannot_be_marked_arrived_before_its_vehicle_leaves(
+    session, coop, goods, dispatcher
+):
+    cabbage, _lettuce = goods
+    shop = buyer_at(session, OrgKind.supermarket, "惠民生鲜", SUPERMARKET, (time(8), time(10)))
+    order_for(session, shop, [(cabbage, 20)], (time(8), time(10)))
+    truck(session, coop, "一号车")
+    plan = dispatch.plan_day(session, organisation_id=coop.id, actor_id=dispatcher.id, day=TOMORROW)
+    with pytest.raises(Conflict):
+        dispatch.arrive(
+            session, organisation_id=coop.id, actor_id=dispatcher.id, stop_id=plan.stops[0].id
+        )

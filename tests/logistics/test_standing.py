@@ -91,14 +91,14 @@ def test_a_day_past_the_suppliers_cut_off_is_refused_with_the_reason(
     app, session, school, cabbages
 ):
     credit(session, school.id, 1_000_000)
-    services.set_supply_terms(
+    order = weekday_order(session, school, cabbages, weekdays="1234567", days_ahead=1)
+    services.set_supply_terms(  # the cooperative moves its cut-off after the order was set up
         session,
         organisation_id=cabbages.organisation_id,
         daily_capacity_kg=5_000,
         cutoff=time(18),
         cutoff_days=1,
     )
-    order = weekday_order(session, school, cabbages, weekdays="1234567", days_ahead=1)
     session.flush()
     late_evening = datetime.combine(local_date(utcnow()), time(20), LOCAL_TIME)
     with app.app_context():
@@ -153,3 +153,54 @@ def test_a_window_that_ends_before_it_starts_is_refused(session, school):
     with pytest.raises(RuleViolation) as refused:
         point(session, school, "后门", CANTEEN, start=time(7), end=time(6))
     assert refused.value.field == "window_end"
+
+
+def test_lines_from_one_supplier_count_together_against_its_capacity(session, school, cabbages):
+    credit(session, school.id, 1_000_000)
+    services.set_supply_terms(
+        session,
+        organisation_id=cabbages.organisation_id,
+        daily_capacity_kg=100,
+        cutoff=time(23, 59),
+        cutoff_days=0,
+    )
+    potatoes = ListingFactory(
+        seller=cabbages.seller, product_code="potato", price_fen=300, quantity=10_000, min_order=10
+    )
+    order = weekday_order(
+        session,
+        school,
+        cabbages,
+        weekdays="1234567",
+        lines=[
+            {"listing_id": cabbages.id, "quantity": 60},
+            {"listing_id": potatoes.id, "quantity": 60},
+        ],
+    )
+    with pytest.raises(Exception) as refused:
+        standing.order_day(
+            session, standing_order_id=order.id, day=local_date(utcnow()) + timedelta(days=1)
+        )
+    assert "120" in refused.value.message  # 60 kg + 60 kg against 100
+
+
+def test_orders_made_later_than_the_suppliers_cut_off_are_refused_when_set_up(
+    session, school, cabbages
+):
+    services.set_supply_terms(
+        session,
+        organisation_id=cabbages.organisation_id,
+        daily_capacity_kg=5_000,
+        cutoff=time(18),
+        cutoff_days=2,
+    )
+    with pytest.raises(RuleViolation) as refused:
+        weekday_order(session, school, cabbages, days_ahead=2)
+    assert refused.value.field == "days_ahead"
+
+
+def test_two_delivery_points_of_one_name_are_refused_on_the_name(session, school):
+    point(session, school, "湄江中学食堂", CANTEEN)
+    with pytest.raises(RuleViolation) as refused:
+        point(session, school, "湄江中学食堂", CANTEEN)
+    assert refused.value.field == "name"
