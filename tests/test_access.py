@@ -101,6 +101,7 @@ EXPECTED_RULES = {
         "logistics.supply_demand", "logistics_api.supply_demand",
     },
     MEMBER: {
+        "dashboards.notices",
         "accounts.switch_organisation", "organisation.details", "organisation.members",
         "organisation.remove_member", "accounts_api.Members", "accounts_api.Member DELETE",
     },

@@ -25,6 +25,7 @@ from app.auth import (
 )
 from app.catalog import queries as catalog
 from app.contracts import queries as contracts
+from app.dashboards.notices import notices_for
 from app.db import local_date, utcnow
 from app.i18n import N_, money
 from app.logistics import queries as logistics
@@ -50,7 +51,7 @@ class Panel:
 def panels_for(session: Session, actor: Actor) -> list[Panel]:
     if actor.organisation_id is None:
         return [_no_organisation_panel()]
-    found = [_verification_panel(actor), _role_panel(actor)]
+    found = [_verification_panel(actor), _notices_panel(session, actor), _role_panel(actor)]
     if actor.kind in SELLER_KINDS:
         found += [_selling_panel(session, actor), _orders_to_ship_panel(session, actor)]
     if actor.kind in BUYER_KINDS:
@@ -67,6 +68,18 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
         found += [_review_panel(session), _money_panel(session)]
     found.append(_api_panel())
     return [panel for panel in found if panel is not None]
+
+
+def _notices_panel(session: Session, actor: Actor) -> Panel | None:
+    latest = notices_for(session, actor.organisation_id, days=3, limit=5)
+    if not latest:
+        return None
+    return Panel(
+        title=_("Notices"),
+        lines=[notice.text for notice in latest],
+        actions=[Action(_("All notices"), url_for("dashboards.notices"), primary=True)],
+        tone="warning" if any(notice.urgent for notice in latest) else "neutral",
+    )
 
 
 def _no_organisation_panel() -> Panel:

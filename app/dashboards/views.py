@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select, text
 
-from app.auth import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, current_actor, requires
+from app.auth import MEMBER, PLATFORM_ADMIN, PUBLIC, SIGNED_IN, current_actor, requires
+from app.dashboards.notices import notices_for
 from app.dashboards.panels import panels_for
 from app.db import get_session
 from app.i18n import N_
@@ -70,3 +71,11 @@ def job_runs():
     """Every scheduled job with its schedule, and the latest runs: start, end, outcome, counts."""
     runs = get_session().scalars(select(JobRun).order_by(JobRun.id.desc()).limit(200)).all()
     return render_template("dashboards/jobs.html", jobs=all_jobs(), runs=runs)
+
+
+@bp.get("/notices")
+@requires(MEMBER)
+def notices():
+    """What the organisation should know of the last two weeks: deliveries due, late trucks, refusals."""
+    found = notices_for(get_session(), current_actor().organisation_id)
+    return render_template("dashboards/notices.html", notices=found)

@@ -135,3 +135,43 @@ def test_the_cooperatives_dashboard_says_tomorrow_is_not_planned_yet(client, ses
     sign_in(client, coop.user, coop.organisation)
     page = client.get("/dashboard").get_data(as_text=True)
     assert "明天还没有排线。" in page and "/logistics/plan" in page
+
+
+def test_a_late_truck_is_a_notice_for_the_school_with_a_link_to_its_order(
+    client, session, school, coop, cabbage
+):
+    from datetime import datetime
+
+    from app.db import LOCAL_TIME
+    from app.logistics import dispatch
+
+    point(session, school.organisation, "湄江中学食堂", CANTEEN)
+    order = checkout(
+        session,
+        school.organisation,
+        UserFactory().id,
+        [(cabbage, 50)],
+        delivery=Delivery("湄江中学食堂", TOMORROW, time(6), time(6, 30)),
+    ).orders[0]
+    truck(session, coop.organisation, "一号车")
+    plan = dispatch.plan_day(
+        session, organisation_id=coop.organisation_id, actor_id=coop.user_id, day=TOMORROW
+    )
+    dispatch.depart(
+        session,
+        organisation_id=coop.organisation_id,
+        actor_id=coop.user_id,
+        route_id=plan.routes[0].id,
+    )
+    dispatch.arrive(
+        session,
+        organisation_id=coop.organisation_id,
+        actor_id=coop.user_id,
+        stop_id=plan.stops[0].id,
+        now=datetime.combine(TOMORROW, time(7, 5), LOCAL_TIME),
+    )
+    session.flush()
+    sign_in(client, school.user, school.organisation)
+    page = client.get("/notices").get_data(as_text=True)
+    assert "06:30" in page and f"/orders/{order.id}" in page
+    assert "06:30" in client.get("/dashboard").get_data(as_text=True)
