@@ -2,9 +2,11 @@
 
 from datetime import date, timedelta
 
-from app.contracts import services
+from app.contracts import instalments, services
 from app.contracts import terms as contract_terms
 from app.db import local_date, utcnow
+from app.orders import delivery
+from app.orders.models import Order
 
 
 def next_monday(after: date | None = None) -> date:
@@ -58,9 +60,7 @@ def draft(session, buyer, listing, user_id: int, **changes):
 
 def sign_both(session, contract, buyer_user_id: int, seller_user_id: int):
     """Send the draft, then both sides sign its latest version."""
-    services.send_contract(
-        session, organisation_id=contract.buyer_id, actor_id=buyer_user_id, contract_id=contract.id
-    )
+    send(session, contract, buyer_user_id)
     version = contract.latest.number
     for organisation_id, user_id in (
         (contract.buyer_id, buyer_user_id),
@@ -74,3 +74,64 @@ def sign_both(session, contract, buyer_user_id: int, seller_user_id: int):
             version=version,
         )
     return contract
+
+
+def send(session, contract, user_id: int) -> None:
+    """The drafter sends its draft to the other side."""
+    services.send_contract(
+        session,
+        organisation_id=contract.drafted_by_org_id,
+        actor_id=user_id,
+        contract_id=contract.id,
+    )
+
+
+def counter(session, contract, user_id: int, note: str = "", **changes):
+    """The seller answers the latest version with the school's terms, changed by `changes`."""
+    return services.propose_terms(
+        session,
+        organisation_id=contract.seller_id,
+        actor_id=user_id,
+        contract_id=contract.id,
+        based_on=contract.latest.number,
+        terms=school_terms(**changes),
+        note=note,
+    )
+
+
+def breach(session, contract, wronged_id: int, user_id: int, remedy, reason: str = "对方违约"):
+    """The wronged side (`wronged_id`) records that the other side defaulted."""
+    return services.record_breach(
+        session,
+        organisation_id=wronged_id,
+        actor_id=user_id,
+        contract_id=contract.id,
+        reason=reason,
+        remedy=remedy,
+    )
+
+
+def claim(session, contract, user_id: int, instalment: int, organisation_id=None):
+    """The seller (or whoever `organisation_id` names) claims force majeure: a hailstorm."""
+    return services.claim_force_majeure(
+        session,
+        organisation_id=organisation_id or contract.seller_id,
+        actor_id=user_id,
+        contract_id=contract.id,
+        instalment=instalment,
+        reason="10月3日冰雹，菜地受灾",
+    )
+
+
+def shipped(session, order, seller_user_id: int):
+    """The seller sends the order on its way."""
+    return delivery.ship_order(
+        session, seller_id=order.seller_id, actor_id=seller_user_id, order_id=order.id
+    )
+
+
+def ordered(session, instalment):
+    """The scheduler orders the instalment now: its order."""
+    session.flush()  # the claim reads the instalment from the database
+    instalments.order_instalment(session, instalment_id=instalment.id)
+    return session.get(Order, instalment.order_id) if instalment.order_id else None

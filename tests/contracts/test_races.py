@@ -3,32 +3,22 @@ two schedulers ordering the same instalments. Runs on SQLite and, with TEST_DATA
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from app import create_app
-from app.accounts.models import ApiToken, Membership, User
-from app.auth import OrgKind, Role, token_digest
-from app.catalog.models import Listing, ListingStatus
+from app.auth import OrgKind
 from app.contracts import services
 from app.contracts.models import Contract, ContractStatus, Instalment, InstalmentStatus
 from app.db import get_session, local_date, transaction, utcnow
-from app.models import migrate
 from app.orders.cli import problems
 from app.orders.models import Order
 from app.payments import ledger
-from app.payments.services import confirm_bank_transfer
-from config import TestConfig
 from scripts.bench.common import Server
+from tests import processes
 from tests.contracts.steps import school_terms
-from tests.factories.accounts import password_hash
-from tests.orders.test_races import _organisation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,78 +26,35 @@ ROOT = Path(__file__).resolve().parents[2]
 def _set_up(database_url: str, *, contracts: int = 1, first_in_days: int = 7):
     """A school and a cooperative, each with a manager holding an API token; `contracts` contracts sent
     by the school (its wallet funded for their deposits). Returns the app, the tokens and contract ids."""
-    app = create_app(TestConfig, {"DATABASE_URL": database_url})
-    migrate(app.extensions["agrilink.db"])
+    app = processes.migrated_app(database_url)
     with app.app_context(), transaction() as session:
-        school = _organisation(1, OrgKind.school, "湄江中学")
-        coop = _organisation(2, OrgKind.cooperative, "兴隆蔬菜合作社")
-        session.add_all([school, coop])
-        session.flush()  # members, tokens and the listing name them
-        tokens = {}
-        for organisation, side in ((school, "buyer"), (coop, "seller")):
-            user = User(
-                name=f"{side} manager",
-                phone=f"1390000000{len(tokens)}",
-                password_hash=password_hash(),
-            )
-            session.add(user)
-            session.flush()  # the membership and token name the user
-            session.add(
-                Membership(user_id=user.id, organisation_id=organisation.id, role=Role.manager)
-            )
-            secret = f"agl_race-{side}-secret"
-            session.add(
-                ApiToken(
-                    user_id=user.id,
-                    organisation_id=organisation.id,
-                    name="race",
-                    prefix=secret[:12],
-                    digest=token_digest(secret),
-                )
-            )
-            tokens[side] = (secret, user.id)
-        listing = Listing(
-            organisation_id=coop.id,
-            product_id=7,
-            category_id=6,
-            grade_id=8,
-            title="大白菜 一级",
-            unit_code="kg",
-            price_fen=350,
-            price_per_kg_fen=350,
-            quantity=1_000_000,
-            status=ListingStatus.active,
+        school = processes.organisation(session, 1, OrgKind.school, "湄江中学")
+        coop = processes.organisation(session, 2, OrgKind.cooperative, "兴隆蔬菜合作社")
+        manager = processes.member_with_token(
+            session, school, phone="13900000000", secret="agl_race-buyer-secret"
         )
-        session.add(listing)
-        session.flush()  # the contracts name the listing
-        confirm_bank_transfer(
-            session,
-            actor_id=tokens["buyer"][1],
-            organisation_id=school.id,
-            reference="RACE-DEPOSITS",
-            amount_fen=contracts * 10_000_000,
-            received_on=local_date(utcnow()),
+        processes.member_with_token(
+            session, coop, phone="13900000001", secret="agl_race-seller-secret"
         )
+        cabbage = processes.listing(session, coop, stock=1_000_000, price_fen=350)
+        processes.fund(session, school, contracts * 10_000_000, actor_id=manager.id)
         first = local_date(utcnow()) + timedelta(days=first_in_days)
         ids = []
         for _n in range(contracts):
             contract = services.create_contract(
                 session,
                 organisation_id=school.id,
-                actor_id=tokens["buyer"][1],
-                listing_id=listing.id,
+                actor_id=manager.id,
+                listing_id=cabbage.id,
                 buyer_id=None,
                 title="秋季蔬菜",
                 terms=school_terms(first=first, weeks=2),
             )
             services.send_contract(
-                session,
-                organisation_id=school.id,
-                actor_id=tokens["buyer"][1],
-                contract_id=contract.id,
+                session, organisation_id=school.id, actor_id=manager.id, contract_id=contract.id
             )
             ids.append(contract.id)
-    return app, {side: secret for side, (secret, _user) in tokens.items()}, ids
+    return app, {"buyer": "agl_race-buyer-secret", "seller": "agl_race-seller-secret"}, ids
 
 
 def _post(base: str, token: str, path: str, body: dict) -> tuple[int, dict]:
@@ -218,19 +165,7 @@ def test_two_schedulers_running_the_instalment_job_at_once_order_each_instalment
                     contract_id=contract_id,
                     version=1,
                 )
-    environment = {**os.environ, "DATABASE_URL": empty_database_url, "FLASK_APP": "wsgi"}
-    command = [
-        str(Path(sys.executable).parent / "flask"),
-        "jobs",
-        "run",
-        "contracts.order_instalments",
-    ]
-    runs = [
-        subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE)  # noqa: S603 - our own CLI
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
+    processes.run_job_twice_at_once(empty_database_url, "contracts.order_instalments")
     with app.app_context():
         reads = get_session()
         ordered = reads.scalars(

@@ -12,7 +12,18 @@ from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
 from app.orders.models import Order, OrderStatus
 from app.payments import ledger
-from tests.contracts.steps import draft, next_monday, school_terms, sign_both
+from tests.contracts.steps import (
+    breach,
+    claim,
+    counter,
+    draft,
+    next_monday,
+    ordered,
+    school_terms,
+    send,
+    shipped,
+    sign_both,
+)
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
 from tests.helpers import ledger_problems
 from tests.orders.steps import accept, checkout, credit
@@ -106,18 +117,8 @@ def test_a_counter_proposal_is_a_new_version_and_the_diff_names_what_changed(
     session, school, cabbages, people
 ):
     contract = draft(session, school, cabbages, people[0].id)
-    services.send_contract(
-        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
-    )
-    services.propose_terms(
-        session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=contract.id,
-        based_on=1,
-        terms=school_terms(price_fen=330, deposit_bps=1500),
-        note="肥料涨价",
-    )
+    send(session, contract, people[0].id)
+    counter(session, contract, people[1].id, note="肥料涨价", price_fen=330, deposit_bps=1500)
     assert [version.number for version in contract.versions] == [1, 2]
     changed = contract_terms.changes(contract.versions[0].terms, contract.versions[1].terms)
     assert changed == [("price_fen", 300, 330), ("deposit_bps", 1000, 1500)]
@@ -128,17 +129,8 @@ def test_signing_a_version_that_is_no_longer_the_latest_is_refused(
     session, school, cabbages, people
 ):
     contract = draft(session, school, cabbages, people[0].id)
-    services.send_contract(
-        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
-    )
-    services.propose_terms(
-        session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=contract.id,
-        based_on=1,
-        terms=school_terms(price_fen=330),
-    )
+    send(session, contract, people[0].id)
+    counter(session, contract, people[1].id, price_fen=330)
     with pytest.raises(Conflict) as refused:
         services.sign_contract(
             session,
@@ -165,9 +157,7 @@ def test_a_draft_is_seen_only_by_its_drafter_and_a_contract_only_by_its_parties(
     contract = draft(session, school, cabbages, people[0].id)
     with pytest.raises(NotFound):
         services.contract_of(session, contract.id, cabbages.organisation_id)
-    services.send_contract(
-        session, organisation_id=school.id, actor_id=people[0].id, contract_id=contract.id
-    )
+    send(session, contract, people[0].id)
     assert services.contract_of(session, contract.id, cabbages.organisation_id) is contract
     with pytest.raises(NotFound):
         services.contract_of(session, contract.id, OrganisationFactory(kind=OrgKind.supermarket).id)
@@ -215,11 +205,7 @@ def test_a_market_price_above_the_floor_is_taken_from_the_last_trade(
     credit(session, supermarket.id, 100_000)
     trade = checkout(session, supermarket, people[0].id, [(cabbages, 10)]).orders[0]  # at ¥3.50
     session.flush()
-    from app.orders import delivery
-
-    delivery.ship_order(
-        session, seller_id=trade.seller_id, actor_id=people[1].id, order_id=trade.id
-    )
+    shipped(session, trade, people[1].id)
     accept(session, trade, people[0].id)
     first = active.instalments[0]
     instalments.order_instalment(session, instalment_id=first.id)
@@ -229,16 +215,13 @@ def test_a_market_price_above_the_floor_is_taken_from_the_last_trade(
 
 def spot_trade(session, listing, price_fen: int, people) -> Order:
     """A supermarket buys 10 units of `listing` at `price_fen` and accepts them: the market's last trade."""
-    from app.orders import delivery
 
     listing.price_fen = price_fen
     supermarket = OrganisationFactory(kind=OrgKind.supermarket)
     credit(session, supermarket.id, 1_000_000)
     trade = checkout(session, supermarket, people[0].id, [(listing, 10)]).orders[0]
     session.flush()
-    delivery.ship_order(
-        session, seller_id=trade.seller_id, actor_id=people[1].id, order_id=trade.id
-    )
+    shipped(session, trade, people[1].id)
     return accept(session, trade, people[0].id)
 
 
@@ -327,15 +310,11 @@ def test_a_buyer_with_too_little_in_its_wallet_gets_the_order_to_pay_before_the_
 
 
 def test_acceptance_at_the_gate_shows_in_the_contracts_progress(session, active, people):
-    from app.orders import delivery
 
     first = active.instalments[0]
     session.flush()
-    instalments.order_instalment(session, instalment_id=first.id)
-    order = session.get(Order, first.order_id)
-    delivery.ship_order(
-        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
-    )
+    order = ordered(session, first)
+    shipped(session, order, people[1].id)
     accept(session, order, people[0].id, accepted={order.lines[0].id: 190})
     progress = queries.progress_of(session, [active])[active.id]
     assert (progress.ordered, progress.delivered, progress.accepted, progress.rejected) == (
@@ -362,13 +341,13 @@ def test_a_missed_instalment_is_marked_and_its_unshipped_order_cancelled(session
 def test_a_buyer_that_defaults_loses_its_deposit_to_the_seller(
     session, active, school, cabbages, people
 ):
-    services.record_breach(
+    breach(
         session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=active.id,
-        reason="学校单方面停止收货",
-        remedy=Remedy.deposit,
+        active,
+        cabbages.organisation_id,
+        people[1].id,
+        Remedy.deposit,
+        "学校单方面停止收货",
     )
     assert active.status == ContractStatus.breached
     assert ledger.balance(session, ledger.payable(cabbages.organisation_id)) == 72_000
@@ -379,51 +358,32 @@ def test_a_buyer_that_defaults_loses_its_deposit_to_the_seller(
 def test_a_seller_that_defaults_returns_double_as_far_as_it_has_money_owed(
     session, active, school, cabbages, people
 ):
-    breach = services.record_breach(
-        session,
-        organisation_id=school.id,
-        actor_id=people[0].id,
-        contract_id=active.id,
-        reason="合作社连续三周未交货",
-        remedy=Remedy.deposit,
+    recorded = breach(
+        session, active, school.id, people[0].id, Remedy.deposit, "合作社连续三周未交货"
     )
     # The deposit comes back; the seller has nothing owed to it on the platform yet, so the second
     # ¥720 is recorded as still owed, for mediation.
     assert ledger.balance(session, ledger.wallet(school.id)) == 500_000
-    assert (breach.paid_fen, breach.owed_fen) == (0, 72_000)
+    assert (recorded.paid_fen, recorded.owed_fen) == (0, 72_000)
     assert books_balance(session)
 
 
 def test_a_remedy_the_contract_did_not_agree_is_refused(session, active, school, people):
     with pytest.raises(RuleViolation) as refused:
-        services.record_breach(
-            session,
-            organisation_id=school.id,
-            actor_id=people[0].id,
-            contract_id=active.id,
-            reason="…",
-            remedy=Remedy.penalty,
-        )
+        breach(session, active, school.id, people[0].id, Remedy.penalty, "…")
     assert refused.value.field == "remedy"
 
 
 def test_an_accepted_force_majeure_claim_excuses_the_instalment(
     session, active, cabbages, school, people
 ):
-    claim = services.claim_force_majeure(
-        session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=active.id,
-        instalment=2,
-        reason="10月3日冰雹，菜地受灾",
-    )
+    hail = claim(session, active, people[1].id, 2)
     services.decide_claim(
         session,
         organisation_id=school.id,
         actor_id=people[0].id,
         contract_id=active.id,
-        claim_id=claim.id,
+        claim_id=hail.id,
         accept=True,
     )
     assert active.instalments[1].status == InstalmentStatus.excused
@@ -436,14 +396,7 @@ def test_the_buyer_cannot_claim_force_majeure_nor_the_seller_decide_it(
     from app.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        services.claim_force_majeure(
-            session,
-            organisation_id=school.id,
-            actor_id=people[0].id,
-            contract_id=active.id,
-            instalment=1,
-            reason="…",
-        )
+        claim(session, active, people[0].id, 1, organisation_id=school.id)
 
 
 def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_returns_the_deposit(
@@ -455,13 +408,9 @@ def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_retu
     )
     sign_both(session, contract, people[0].id, people[1].id)
     session.flush()
-    from app.orders import delivery
 
-    instalments.order_instalment(session, instalment_id=contract.instalments[0].id)
-    order = session.get(Order, contract.instalments[0].order_id)
-    delivery.ship_order(
-        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
-    )
+    order = ordered(session, contract.instalments[0])
+    shipped(session, order, people[1].id)
     accept(session, order, people[0].id)
     assert instalments.end_finished(session) == {"completed": 1, "expired": 0}
     assert contract.status == ContractStatus.completed
@@ -505,16 +454,11 @@ def test_a_defaulting_buyer_pays_the_agreed_penalty_when_the_seller_picks_it(
         people[0].id,
         people[1].id,
     )
-    breach = services.record_breach(
-        session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=contract.id,
-        reason="学校中途解约",
-        remedy=Remedy.penalty,
+    recorded = breach(
+        session, contract, cabbages.organisation_id, people[1].id, Remedy.penalty, "学校中途解约"
     )
     # 5% of ¥7,200 is ¥360, from the school's wallet (its ¥720 deposit came back to it first).
-    assert (breach.paid_fen, breach.owed_fen) == (36_000, 0)
+    assert (recorded.paid_fen, recorded.owed_fen) == (36_000, 0)
     assert ledger.balance(session, ledger.payable(cabbages.organisation_id)) == 36_000
     assert ledger.balance(session, ledger.wallet(school.id)) == 500_000 - 36_000
     assert books_balance(session)
@@ -525,14 +469,7 @@ def test_a_breach_cancels_the_contracts_unshipped_orders_and_returns_their_money
 ):
     first = active.instalments[0]
     instalments.order_instalment(session, instalment_id=first.id)
-    services.record_breach(
-        session,
-        organisation_id=school.id,
-        actor_id=people[0].id,
-        contract_id=active.id,
-        reason="合作社停止供货",
-        remedy=Remedy.deposit,
-    )
+    breach(session, active, school.id, people[0].id, Remedy.deposit, "合作社停止供货")
     assert session.get(Order, first.order_id).status == OrderStatus.cancelled
     session.refresh(cabbages)
     assert cabbages.quantity == 10_000  # the 200 kg went back on sale
@@ -542,7 +479,6 @@ def test_a_breach_cancels_the_contracts_unshipped_orders_and_returns_their_money
 def test_a_contract_on_account_invoices_each_delivery_within_its_agreed_days(
     session, school, cabbages, people
 ):
-    from app.orders import delivery
     from app.payments.models import Invoice
     from app.payments.services import set_credit_terms
 
@@ -564,12 +500,9 @@ def test_a_contract_on_account_invoices_each_delivery_within_its_agreed_days(
         people[1].id,
     )
     session.flush()
-    instalments.order_instalment(session, instalment_id=contract.instalments[0].id)
-    order = session.get(Order, contract.instalments[0].order_id)
+    order = ordered(session, contract.instalments[0])
     assert order.payment == "account" and order.status == OrderStatus.paid
-    delivery.ship_order(
-        session, seller_id=order.seller_id, actor_id=people[1].id, order_id=order.id
-    )
+    shipped(session, order, people[1].id)
     accept(session, order, people[0].id)
     bill = session.scalar(select(Invoice).where(Invoice.order_id == order.id))
     assert (bill.due_on - bill.issued_on).days == 15  # the contract's 15 days, not the school's 30
@@ -592,14 +525,7 @@ def test_a_checkout_key_taken_by_another_order_never_stands_in_for_an_instalment
 
 
 def test_no_instalment_of_a_breached_contract_is_ordered(session, active, school, people):
-    services.record_breach(
-        session,
-        organisation_id=school.id,
-        actor_id=people[0].id,
-        contract_id=active.id,
-        reason="合作社停止供货",
-        remedy=Remedy.deposit,
-    )
+    breach(session, active, school.id, people[0].id, Remedy.deposit, "合作社停止供货")
     session.flush()
     assert instalments.order_instalment(session, instalment_id=active.instalments[1].id) is False
 
@@ -607,27 +533,16 @@ def test_no_instalment_of_a_breached_contract_is_ordered(session, active, school
 def test_a_force_majeure_claim_cannot_be_accepted_once_the_goods_are_on_their_way(
     session, active, school, cabbages, people
 ):
-    from app.orders import delivery
-
     first = active.instalments[0]
-    claim = services.claim_force_majeure(
-        session,
-        organisation_id=cabbages.organisation_id,
-        actor_id=people[1].id,
-        contract_id=active.id,
-        instalment=1,
-        reason="冰雹",
-    )
+    hail = claim(session, active, people[1].id, 1)
     instalments.order_instalment(session, instalment_id=first.id)
-    delivery.ship_order(
-        session, seller_id=cabbages.organisation_id, actor_id=people[1].id, order_id=first.order_id
-    )
+    shipped(session, session.get(Order, first.order_id), people[1].id)
     with pytest.raises(Conflict):
         services.decide_claim(
             session,
             organisation_id=school.id,
             actor_id=people[0].id,
             contract_id=active.id,
-            claim_id=claim.id,
+            claim_id=hail.id,
             accept=True,
         )

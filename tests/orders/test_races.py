@@ -11,83 +11,32 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import create_app
-from app.accounts.identifiers import credit_code_check_character
-from app.accounts.models import ApiToken, Membership, Organisation, User
-from app.auth import OrgKind, Role, VerificationStatus, token_digest
+from app.auth import OrgKind, Role
 from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
 from app.db import get_session, local_date, transaction, utcnow
-from app.models import migrate
 from app.orders.cli import problems
 from app.orders.models import Order, OrderLine, OrderStatus
 from app.payments.models import LedgerTransaction
-from app.payments.services import confirm_bank_transfer
-from config import TestConfig
 from scripts.bench.common import Server
-from tests.factories.accounts import password_hash
+from tests import processes
 
 TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
 
 
-def _organisation(n: int, kind: OrgKind, name: str) -> Organisation:
-    first_17 = f"93520328MA7R{n:05d}"
-    return Organisation(
-        kind=kind,
-        name_zh=name,
-        credit_code=first_17 + credit_code_check_character(first_17),
-        legal_representative="王建国",
-        contact_phone="0851-24221234",
-        status=VerificationStatus.verified,
-    )
-
-
 def _set_up(database_url: str, *, buyers: int, stock: int, wallet_fen: int):
     """A cooperative with one listing, and `buyers` supermarkets with a funded wallet and an API token."""
-    app = create_app(TestConfig, {"DATABASE_URL": database_url})
-    migrate(app.extensions["agrilink.db"])
+    app = processes.migrated_app(database_url)
     tokens = []
     with app.app_context(), transaction() as session:
-        coop = _organisation(0, OrgKind.cooperative, "湄潭县竞速茶叶合作社")
-        session.add(coop)
-        session.flush()  # the listing names its seller
-        listing = Listing(
-            organisation_id=coop.id,
-            product_id=1,
-            category_id=2,
-            grade_id=2,
-            title="湄潭翠芽 一级",
-            unit_code="kg",
-            price_fen=1000,
-            price_per_kg_fen=1000,
-            quantity=stock,
-            status=ListingStatus.active,
-        )
-        session.add(listing)
+        coop = processes.organisation(session, 0, OrgKind.cooperative, "湄潭县竞速茶叶合作社")
+        listing = processes.listing(session, coop, stock=stock, price_fen=1000, tea=True)
         for n in range(1, buyers + 1):
-            buyer = _organisation(n, OrgKind.supermarket, f"竞速超市{n}号")
-            user = User(name=f"采购员{n}", phone=f"139{n:08d}", password_hash=password_hash())
+            buyer = processes.organisation(session, n, OrgKind.supermarket, f"竞速超市{n}号")
             secret = f"agl_race-buyer-{n:05d}-secret"
-            session.add_all([buyer, user])
-            session.flush()  # membership and token name both
-            session.add(Membership(user_id=user.id, organisation_id=buyer.id, role=Role.staff))
-            session.add(
-                ApiToken(
-                    user_id=user.id,
-                    organisation_id=buyer.id,
-                    name="race",
-                    prefix=secret[:12],
-                    digest=token_digest(secret),
-                )
+            user = processes.member_with_token(
+                session, buyer, phone=f"139{n:08d}", secret=secret, role=Role.staff
             )
-            admin = user.id
-            confirm_bank_transfer(
-                session,
-                actor_id=admin,
-                organisation_id=buyer.id,
-                reference=f"RACE-{n}",
-                amount_fen=wallet_fen,
-                received_on=local_date(utcnow()),
-            )
+            processes.fund(session, buyer, wallet_fen, actor_id=user.id)
             tokens.append(secret)
         listing_id = listing.id
     return app, listing_id, tokens
@@ -225,25 +174,14 @@ def test_a_worker_killed_mid_checkout_leaves_no_half_written_order(empty_databas
 def test_carts_naming_two_listings_in_opposite_orders_never_deadlock(empty_database_url):
     app, first, tokens = _set_up(empty_database_url, buyers=40, stock=10_000, wallet_fen=10**7)
     with app.app_context(), transaction() as session:
-        twin = Listing(
-            **{
-                column: getattr(session.get(Listing, first), column)
-                for column in (
-                    "organisation_id",
-                    "product_id",
-                    "category_id",
-                    "grade_id",
-                    "unit_code",
-                )
-            },
-            title="湄潭翠芽 一级 第二批",
+        twin = processes.listing(
+            session,
+            session.get(Listing, first).seller,
+            stock=10_000,
             price_fen=1000,
-            price_per_kg_fen=1000,
-            quantity=10_000,
-            status=ListingStatus.active,
+            tea=True,
+            title="湄潭翠芽 一级 第二批",
         )
-        session.add(twin)
-        session.flush()  # its id goes into the carts
         second = twin.id
     start = threading.Barrier(len(tokens))
     statuses = []
