@@ -40,6 +40,15 @@ def _organisation() -> int:
     return current_actor().organisation_id
 
 
+def _run(service, *, actor: bool = False, **values):
+    """`service` for the caller's organisation (and person, with `actor`) in one transaction: its result."""
+    caller = current_actor()
+    if actor:
+        values["actor_id"] = caller.user_id
+    with transaction() as write:
+        return service(write, organisation_id=caller.organisation_id, **values)
+
+
 @blp.route("/delivery-points", methods=["GET"])
 @blp.response(200, DeliveryPointSchema(many=True))
 @requires(BUYERS)
@@ -54,9 +63,7 @@ def delivery_points():
 @requires(BUYERS)
 def add_delivery_point(data):
     """Add a delivery point; orders give its name as their delivery point."""
-    with transaction() as write:
-        point = services.save_delivery_point(write, organisation_id=_organisation(), **data)
-    return point
+    return _run(services.save_delivery_point, **data)
 
 
 @blp.route("/closures", methods=["GET"])
@@ -73,9 +80,7 @@ def closures():
 @requires(BUYERS)
 def add_closure(data):
     """Add closed days to your calendar."""
-    with transaction() as write:
-        closure = services.add_closure(write, organisation_id=_organisation(), **data)
-    return closure
+    return _run(services.add_closure, **data)
 
 
 @blp.route("/standing-orders", methods=["GET"])
@@ -140,9 +145,7 @@ def standing_deliveries():
 @requires(SELLERS)
 def set_supply_terms(data):
     """Your daily capacity and order cut-off: standing orders beyond them are refused with the reason."""
-    with transaction() as write:
-        terms = services.set_supply_terms(write, organisation_id=_organisation(), **data)
-    return terms
+    return _run(services.set_supply_terms, **data)
 
 
 @blp.route("/vehicles", methods=["GET"])
@@ -159,9 +162,7 @@ def vehicles():
 @requires(SELLERS)
 def add_vehicle(data):
     """Add a vehicle: capacity, cold chain, depot and shift."""
-    with transaction() as write:
-        vehicle = services.save_vehicle(write, organisation_id=_organisation(), **data)
-    return vehicle
+    return _run(services.save_vehicle, **data)
 
 
 @blp.route("/dispatch/plans", methods=["POST"])
@@ -170,11 +171,7 @@ def add_vehicle(data):
 @requires(SELLERS)
 def plan_day(data):
     """Plan (or plan again) a day's deliveries on your vehicles; unserved stops say why."""
-    actor = current_actor()
-    with transaction() as write:
-        dispatch.plan_day(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **data
-        )
+    _run(dispatch.plan_day, actor=True, **data)
     return _plan(data["day"])
 
 
@@ -229,9 +226,7 @@ def depart(route_id: int):
 
 
 def _stop_step(step, stop_id: int):
-    actor = current_actor()
-    with transaction() as write:
-        step(write, organisation_id=actor.organisation_id, actor_id=actor.user_id, stop_id=stop_id)
+    _run(step, actor=True, stop_id=stop_id)
     return get_session().get(dispatch.Stop, stop_id)
 
 
@@ -265,13 +260,8 @@ def harvests():
 @requires(SELLERS)
 def add_harvest(data):
     """Record an expected harvest: product, kg, the weeks it comes in, the zone."""
-    actor = current_actor()
-    with transaction() as write:
-        harvest = services.record_harvest(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **data
-        )
-        harvest_id = harvest.id
-    found = queries.harvests_of(get_session(), actor.organisation_id)
+    harvest_id = _run(services.record_harvest, actor=True, **data).id
+    found = queries.harvests_of(get_session(), _organisation())
     return next(item for item in found if item.id == harvest_id)
 
 

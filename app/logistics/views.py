@@ -53,6 +53,21 @@ def weekday_label(number: int) -> str:
     return _(WEEKDAY_NAMES[int(number)])
 
 
+def _submitted(form: Form, service, *, actor: bool = False, **values):
+    """Validate the posted form and run `service` with it for the signed-in organisation (and person,
+    with `actor`) in one transaction: what it made, or None when the form or the service refused."""
+    signed_in = current_actor()
+    if actor:
+        values["actor_id"] = signed_in.user_id
+    if not form.validate_on_submit():
+        return None
+    return form.submit(
+        lambda session: service(
+            session, organisation_id=signed_in.organisation_id, **values, **form.data
+        )
+    )
+
+
 def _done(message: str, endpoint: str, **values):
     flash(message, "success")
     return redirect(url_for(endpoint, **values))
@@ -65,13 +80,8 @@ def _done(message: str, endpoint: str, **values):
 @requires(BUYERS)
 def points():
     """Where the organisation takes deliveries (with map positions and windows), and its closed days."""
-    organisation_id = current_actor().organisation_id
     form = Form(DeliveryPointSchema(), values={"window_start": "06:00", "window_end": "06:30"})
-    if form.validate_on_submit() and form.submit(
-        lambda session: services.save_delivery_point(
-            session, organisation_id=organisation_id, **form.data
-        )
-    ):
+    if _submitted(form, services.save_delivery_point):
         return _done(_("Delivery point saved."), "logistics.points")
     return _points_page(form, Form(ClosureSchema())), form.status
 
@@ -92,11 +102,8 @@ def _points_page(point_form: Form, closure_form: Form):
 @requires(BUYERS)
 def add_closure():
     """Add closed days (a holiday): no standing deliveries on them."""
-    organisation_id = current_actor().organisation_id
     form = Form(ClosureSchema())
-    if form.validate_on_submit() and form.submit(
-        lambda session: services.add_closure(session, organisation_id=organisation_id, **form.data)
-    ):
+    if _submitted(form, services.add_closure):
         return _done(_("Closed days added."), "logistics.points")
     return _points_page(Form(DeliveryPointSchema()), form), 422
 
@@ -209,7 +216,6 @@ def deliveries():
 @requires(SELLERS)
 def fleet():
     """The seller's vehicles, its daily capacity and its order cut-off."""
-    organisation_id = current_actor().organisation_id
     form = Form(
         VehicleSchema(),
         values={
@@ -219,9 +225,7 @@ def fleet():
             "depot_longitude": "107.466",
         },
     )
-    if form.validate_on_submit() and form.submit(
-        lambda session: services.save_vehicle(session, organisation_id=organisation_id, **form.data)
-    ):
+    if _submitted(form, services.save_vehicle):
         return _done(_("Vehicle added."), "logistics.fleet")
     return _fleet_page(form, None), form.status
 
@@ -250,13 +254,8 @@ def _fleet_page(vehicle_form: Form, terms_form: Form | None):
 @requires(SELLERS)
 def set_supply_terms():
     """Set the daily capacity and the order cut-off."""
-    organisation_id = current_actor().organisation_id
     form = Form(SupplyTermsSchema())
-    if form.validate_on_submit() and form.submit(
-        lambda session: services.set_supply_terms(
-            session, organisation_id=organisation_id, **form.data
-        )
-    ):
+    if _submitted(form, services.set_supply_terms):
         return _done(_("Capacity and cut-off saved."), "logistics.fleet")
     return _fleet_page(Form(VehicleSchema()), form), 422
 
@@ -288,13 +287,8 @@ def _day_asked() -> date:
 @requires(SELLERS)
 def make_plan():
     """Plan (or plan again) the day: consolidate its orders, put them on the vehicles, time every stop."""
-    actor = current_actor()
     form = Form(PlanDaySchema())
-    made = form.validate_on_submit() and form.submit(
-        lambda session: dispatch.plan_day(
-            session, organisation_id=actor.organisation_id, actor_id=actor.user_id, **form.data
-        )
-    )
+    made = _submitted(form, dispatch.plan_day, actor=True)
     if not made:
         return plan(form, 422)
     day = form.data["day"].isoformat()
@@ -309,17 +303,8 @@ def make_plan():
 @requires(SELLERS)
 def move_stop(stop_id: int):
     """Put a stop on the dispatcher's chosen vehicle; the day is planned again around it."""
-    actor = current_actor()
     form = Form(MoveStopSchema())
-    moved = form.validate_on_submit() and form.submit(
-        lambda session: dispatch.move_stop(
-            session,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            stop_id=stop_id,
-            **form.data,
-        )
-    )
+    moved = _submitted(form, dispatch.move_stop, actor=True, stop_id=stop_id)
     if not moved:
         return plan(form, 422)
     return _done(
@@ -328,13 +313,8 @@ def move_stop(stop_id: int):
 
 
 def _driver_step(step, done: str, **ids):
-    actor = current_actor()
     form = Form(Schema())
-    result = form.submit(
-        lambda session: step(
-            session, organisation_id=actor.organisation_id, actor_id=actor.user_id, **ids
-        )
-    )
+    result = _submitted(form, step, actor=True, **ids)
     if result is None:
         return plan(form, 422)
     return _done(done, "logistics.plan", day=result.plan.day.isoformat())
@@ -381,18 +361,13 @@ def route_sheet(route_id: int):
 @requires(SELLERS)
 def harvests():
     """The harvests the seller expects, week by week."""
-    actor = current_actor()
     form = Form(HarvestSchema(), values={"weeks": "4"})
-    if form.validate_on_submit() and form.submit(
-        lambda session: services.record_harvest(
-            session, organisation_id=actor.organisation_id, actor_id=actor.user_id, **form.data
-        )
-    ):
+    if _submitted(form, services.record_harvest, actor=True):
         return _done(_("Expected harvest recorded."), "logistics.harvests")
     reads = get_session()
     return render_template(
         "logistics/harvests.html",
-        harvests=queries.harvests_of(reads, actor.organisation_id),
+        harvests=queries.harvests_of(reads, current_actor().organisation_id),
         products=list(reads.scalars(select(Product).order_by(Product.id))),
         form=form,
     ), form.status
