@@ -23,6 +23,7 @@ from app.contracts.models import (
     InstalmentStatus,
 )
 from app.contracts.prices import Price, instalment_price
+from app.contracts.services import tell_both
 from app.contracts.terms import Payment
 from app.db import LOCAL_TIME, local_date, utcnow
 from app.errors import DomainError
@@ -243,16 +244,22 @@ def remind(session: Session, *, now: datetime | None = None) -> int:
     ).all()
     for instalment in due:
         instalment.reminded_at = now
-        for party in (instalment.contract.buyer_id, instalment.contract.seller_id):
-            events.record(
-                session,
-                "contract.instalment_due",
-                organisation_id=party,
-                subject=f"contract:{instalment.contract_id}",
-                payload={"instalment": instalment.number, "due_on": instalment.due_on.isoformat()},
-                now=now,
-            )
+        _tell_both(session, "contract.instalment_due", instalment, now)
     return len(due)
+
+
+def _tell_both(session: Session, kind: str, instalment: Instalment, now: datetime) -> None:
+    due_on = instalment.due_on.isoformat()
+    tell_both(
+        session,
+        kind,
+        instalment.contract,
+        None,
+        None,
+        now,
+        instalment=instalment.number,
+        due_on=due_on,
+    )
 
 
 def mark_missed(session: Session, *, now: datetime | None = None) -> int:
@@ -283,15 +290,7 @@ def mark_missed(session: Session, *, now: datetime | None = None) -> int:
                 now=now,
             )
         instalment.status, instalment.settled_at = InstalmentStatus.missed, now
-        for party in (instalment.contract.buyer_id, instalment.contract.seller_id):
-            events.record(
-                session,
-                "contract.instalment_missed",
-                organisation_id=party,
-                subject=f"contract:{instalment.contract_id}",
-                payload={"instalment": instalment.number, "due_on": instalment.due_on.isoformat()},
-                now=now,
-            )
+        _tell_both(session, "contract.instalment_missed", instalment, now)
     return len(late)
 
 
@@ -312,14 +311,7 @@ def end_finished(session: Session, *, now: datetime | None = None) -> dict[str, 
         money.return_deposit(session, contract, None)
         contract.deposit_fen = 0
         ended[outcome] += 1
-        for party in (contract.buyer_id, contract.seller_id):
-            events.record(
-                session,
-                f"contract.{outcome}",
-                organisation_id=party,
-                subject=f"contract:{contract.id}",
-                now=now,
-            )
+        tell_both(session, f"contract.{outcome}", contract, None, None, now)
     return ended
 
 

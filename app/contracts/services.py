@@ -83,7 +83,7 @@ def create_contract(
     session.add(contract)
     _add_version(session, contract, organisation_id, actor_id, terms, note, deposit_cap_bps, now)
     session.flush()  # the contract's id names its events
-    _record(session, "contract.drafted", contract, organisation_id, actor_id, now)
+    tell_both(session, "contract.drafted", contract, organisation_id, actor_id, now)
     return contract
 
 
@@ -121,7 +121,7 @@ def send_contract(
     if contract.status != ContractStatus.draft:
         raise Conflict(_("This contract has already been sent."))
     contract.status = ContractStatus.negotiating
-    _record(session, "contract.sent", contract, organisation_id, actor_id, now)
+    tell_both(session, "contract.sent", contract, organisation_id, actor_id, now)
     return contract
 
 
@@ -149,7 +149,7 @@ def propose_terms(
     version = _add_version(
         session, contract, organisation_id, actor_id, terms, note, deposit_cap_bps, now
     )
-    _record(
+    tell_both(
         session,
         "contract.proposed",
         contract,
@@ -200,7 +200,7 @@ def sign_contract(
             signed_at=now,
         )
     )
-    _record(session, "contract.signed", contract, organisation_id, actor_id, now, version=version)
+    tell_both(session, "contract.signed", contract, organisation_id, actor_id, now, version=version)
     if len(latest.signatures) == 2:
         _activate(session, contract, latest, actor_id, now)
     return contract
@@ -220,7 +220,7 @@ def _activate(session, contract: Contract, version: ContractVersion, actor_id, n
             )
         )
     money.hold_deposit(session, contract, contract_terms.deposit_fen(terms), actor_id)
-    _record(session, "contract.activated", contract, None, actor_id, now)
+    tell_both(session, "contract.activated", contract, None, actor_id, now)
 
 
 def withdraw_contract(
@@ -232,7 +232,7 @@ def withdraw_contract(
     if contract.status not in OPEN:
         raise Conflict(_("Only a contract not yet signed by both can be withdrawn."))
     contract.status, contract.ended_at = ContractStatus.terminated, now
-    _record(session, "contract.withdrawn", contract, organisation_id, actor_id, now)
+    tell_both(session, "contract.withdrawn", contract, organisation_id, actor_id, now)
     return contract
 
 
@@ -268,7 +268,7 @@ def record_breach(
     )
     contract.breach = breach
     contract.status, contract.ended_at = ContractStatus.breached, now
-    _record(session, "contract.breached", contract, organisation_id, actor_id, now, paid_fen=paid)
+    tell_both(session, "contract.breached", contract, organisation_id, actor_id, now, paid_fen=paid)
     return breach
 
 
@@ -348,7 +348,7 @@ def claim_force_majeure(
     )
     contract.claims.append(claim)
     session.flush()  # the claim's id is what the buyer answers
-    _record(session, "contract.force_majeure_claimed", contract, organisation_id, actor_id, now)
+    tell_both(session, "contract.force_majeure_claimed", contract, organisation_id, actor_id, now)
     return claim
 
 
@@ -396,7 +396,7 @@ def decide_claim(
     claim.decided_by_id, claim.decided_at, claim.answer = actor_id, now, answer
     if accept:
         excuse(session, claim.instalment, actor_id, now)
-    _record(
+    tell_both(
         session, f"contract.force_majeure_{claim.status}", contract, organisation_id, actor_id, now
     )
     return claim
@@ -418,8 +418,9 @@ def excuse(session: Session, instalment: Instalment, actor_id, now) -> None:
     instalment.status, instalment.settled_at = InstalmentStatus.excused, now
 
 
-def _record(session, kind, contract: Contract, organisation_id, actor_id, now, **payload) -> None:
-    """The event, for each side to see in its log (the acting side's and the other's)."""
+def tell_both(session, kind, contract: Contract, organisation_id, actor_id, now, **payload) -> None:
+    """The event, for each side to see in its log and its notices; `organisation_id` is the side that
+    acted (None: the scheduler)."""
     for party in (contract.buyer_id, contract.seller_id):
         events.record(
             session,

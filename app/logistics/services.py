@@ -30,12 +30,7 @@ def save_delivery_point(
     )
     if same_name is not None and same_name != point_id:
         raise RuleViolation(_("You already have a delivery point of that name."), field="name")
-    point = _own(session, DeliveryPoint, point_id, organisation_id) if point_id else None
-    if point is None:
-        point = DeliveryPoint(organisation_id=organisation_id)
-        session.add(point)
-    for name, value in values.items():
-        setattr(point, name, value)
+    point = _saved(session, DeliveryPoint, point_id, organisation_id, values)
     session.flush()  # the point's id, for the standing orders that name it
     return point
 
@@ -83,13 +78,7 @@ def save_vehicle(
 ) -> Vehicle:
     """Add a vehicle to the seller's fleet (or change one): capacity, cold chain, depot, shift."""
     check_window(values["shift_start"], values["shift_end"], field="shift_end")
-    vehicle = _own(session, Vehicle, vehicle_id, organisation_id) if vehicle_id else None
-    if vehicle is None:
-        vehicle = Vehicle(organisation_id=organisation_id)
-        session.add(vehicle)
-    for name, value in values.items():
-        setattr(vehicle, name, value)
-    return vehicle
+    return _saved(session, Vehicle, vehicle_id, organisation_id, values)
 
 
 def record_harvest(
@@ -126,6 +115,17 @@ def record_harvest(
         payload={"product": product, "quantity_kg": quantity_kg, "weeks": weeks},
     )
     return harvest
+
+
+def _saved(session: Session, model, row_id: int | None, organisation_id: int, values: dict):
+    """The organisation's row `row_id` of `model` (a new one without an id), given `values`."""
+    row = _own(session, model, row_id, organisation_id) if row_id else None
+    if row is None:
+        row = model(organisation_id=organisation_id)
+        session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    return row
 
 
 def _own(session: Session, model, row_id: int, organisation_id: int):

@@ -59,6 +59,19 @@ def postgres_schema(server: str, schema: str, *, fresh: bool = False) -> str:
     )
 
 
+def fresh_database(engine: str, name: str) -> str:
+    """An empty database for one benchmark: a scratch SQLite file, or a PostgreSQL schema of its own
+    (on BENCH_DATABASE_URL, else the local server)."""
+    if engine == "sqlite":
+        folder = Path(tempfile.gettempdir()) / "agrilink-bench"
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob(f"{name}.db*"):
+            old.unlink()
+        return f"sqlite:///{folder / f'{name}.db'}"
+    server = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES
+    return postgres_schema(server, f"agrilink_bench_{name}", fresh=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -11,24 +11,20 @@ a second run creates nothing, and that the ledger check passes.
 The floor (issue 5): 10,000 contracts' orders in at most 30 seconds, on SQLite and on PostgreSQL.
 """
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.common import DEFAULT_POSTGRES, benchmark_options, postgres_schema
-
-SCHEMA = "agrilink_bench_contracts"
+from scripts.bench.common import benchmark_options, fresh_database
 
 
 def main() -> int:
     arguments = _arguments()
     rows = []
     for engine in arguments.engines.split(","):
-        app = _app(_fresh_database(engine))
+        app = _app(fresh_database(engine, "contracts"))
         with app.app_context():
             _fill(arguments.contracts)
             rows.append((engine, *_run_job_twice(), _check(arguments.contracts)))
@@ -50,17 +46,6 @@ def _arguments():
     parser = benchmark_options(__doc__, engines="postgresql,sqlite", connections="1", threads=1)
     parser.add_argument("--contracts", type=int, default=10_000)
     return parser.parse_args()
-
-
-def _fresh_database(engine: str) -> str:
-    if engine == "sqlite":
-        folder = Path(tempfile.gettempdir()) / "agrilink-bench"
-        folder.mkdir(exist_ok=True)
-        for old in folder.glob("contracts.db*"):
-            old.unlink()
-        return f"sqlite:///{folder / 'contracts.db'}"
-    server = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES
-    return postgres_schema(server, SCHEMA, fresh=True)
 
 
 def _app(url: str):

@@ -13,19 +13,15 @@ The floor (issue 4): at least 500 orders per second on PostgreSQL with p99 at or
 """
 
 import argparse
-import os
 import random
 import shutil
 import sys
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.common import DEFAULT_POSTGRES, Server, benchmark_options, postgres_schema, wrk
-
-SCHEMA = "agrilink_bench_orders"
+from scripts.bench.common import Server, benchmark_options, fresh_database, wrk
 
 _LUA = """
 local tokens = {%(tokens)s}
@@ -50,7 +46,7 @@ def main() -> int:
     rows = []
     for engine in arguments.engines.split(","):
         for connections in map(int, arguments.connections.split(",")):
-            url = _fresh_database(engine)
+            url = fresh_database(engine, "orders")
             tokens, listings, day = _fill(url, arguments.buyers, arguments.listings)
             lua = _LUA % {
                 "tokens": ", ".join(f'"{token}"' for token in tokens),
@@ -77,17 +73,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--buyers", type=int, default=300)
     parser.add_argument("--listings", type=int, default=200)
     return parser.parse_args()
-
-
-def _fresh_database(engine: str) -> str:
-    if engine == "sqlite":
-        folder = Path(tempfile.gettempdir()) / "agrilink-bench"
-        folder.mkdir(exist_ok=True)
-        for old in folder.glob("orders.db*"):
-            old.unlink()
-        return f"sqlite:///{folder / 'orders.db'}"
-    server = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_POSTGRES
-    return postgres_schema(server, SCHEMA, fresh=True)
 
 
 def _fill(url: str, buyers: int, listings: int) -> tuple[list[str], list[int], str]:
