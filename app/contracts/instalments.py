@@ -23,14 +23,14 @@ from app.contracts.models import (
     InstalmentStatus,
 )
 from app.contracts.prices import Price, instalment_price
-from app.contracts.services import tell_both
+from app.contracts.services import cancel_unshipped, tell_both
 from app.contracts.terms import Payment
 from app.db import LOCAL_TIME, local_date, utcnow
 from app.errors import DomainError
 from app.orders import bulk
 from app.orders.bulk import AgreedOrder
 from app.orders.models import Order, OrderStatus, PaymentMethod
-from app.orders.services import Delivery, cancel_order, place_orders
+from app.orders.services import Delivery, place_orders
 from app.payments.ledger import InsufficientFunds
 
 # After its last delivery, how long a contract with missed instalments waits for a breach to be recorded.
@@ -280,15 +280,8 @@ def mark_missed(session: Session, *, now: datetime | None = None) -> int:
         )
     ).all()
     for instalment, order in late:
-        if order is not None and order.status in _NOT_SHIPPED:
-            cancel_order(
-                session,
-                organisation_id=order.seller_id,
-                actor_id=None,
-                order_id=order.id,
-                reason=_("The contract instalment was missed."),
-                now=now,
-            )
+        if order is not None:
+            cancel_unshipped(session, order, None, _("The contract instalment was missed."), now)
         instalment.status, instalment.settled_at = InstalmentStatus.missed, now
         _tell_both(session, "contract.instalment_missed", instalment, now)
     return len(late)

@@ -300,14 +300,7 @@ def _cancel_open_orders(session, contract: Contract, actor_id, now) -> None:
         )
     ).all()
     for order in waiting:
-        cancel_order(
-            session,
-            organisation_id=order.seller_id,
-            actor_id=actor_id,
-            order_id=order.id,
-            reason=_("contract ended by breach"),
-            now=now,
-        )
+        cancel_unshipped(session, order, actor_id, _("contract ended by breach"), now)
 
 
 def claim_force_majeure(
@@ -406,16 +399,21 @@ def excuse(session: Session, instalment: Instalment, actor_id, now) -> None:
     """An excused instalment is not delivered: its order, if not shipped, is cancelled."""
     if instalment.order_id is not None:
         order = session.get(Order, instalment.order_id)
-        if order.status in (OrderStatus.placed, OrderStatus.paid):
-            cancel_order(
-                session,
-                organisation_id=order.seller_id,
-                actor_id=actor_id,
-                order_id=order.id,
-                reason=_("excused by force majeure"),
-                now=now,
-            )
+        cancel_unshipped(session, order, actor_id, _("excused by force majeure"), now)
     instalment.status, instalment.settled_at = InstalmentStatus.excused, now
+
+
+def cancel_unshipped(session: Session, order: Order, actor_id, reason: str, now) -> None:
+    """Call off a contract's order that has not left the seller: its stock and money go back."""
+    if order.status in (OrderStatus.placed, OrderStatus.paid):
+        cancel_order(
+            session,
+            organisation_id=order.seller_id,
+            actor_id=actor_id,
+            order_id=order.id,
+            reason=reason,
+            now=now,
+        )
 
 
 def tell_both(session, kind, contract: Contract, organisation_id, actor_id, now, **payload) -> None:

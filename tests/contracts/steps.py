@@ -135,3 +135,13 @@ def ordered(session, instalment):
     session.flush()  # the claim reads the instalment from the database
     instalments.order_instalment(session, instalment_id=instalment.id)
     return session.get(Order, instalment.order_id) if instalment.order_id else None
+
+
+def signed(session, buyer, listing, people, *, wallet_fen: int = 500_000, **changes):
+    """A contract the buyer drafted, both signed, with `wallet_fen` in the buyer's wallet first for its
+    deposit; `people` are the buyer's and the seller's managers."""
+    from tests.orders.steps import credit
+
+    credit(session, buyer.id, wallet_fen)
+    contract = draft(session, buyer, listing, people[0].id, **changes)
+    return sign_both(session, contract, people[0].id, people[1].id)

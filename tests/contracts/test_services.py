@@ -22,7 +22,7 @@ from tests.contracts.steps import (
     school_terms,
     send,
     shipped,
-    sign_both,
+    signed,
 )
 from tests.factories import ListingFactory, OrganisationFactory, UserFactory
 from tests.helpers import ledger_problems
@@ -49,9 +49,7 @@ def people(session):
 @pytest.fixture
 def active(session, school, cabbages, people):
     """The school's contract, signed by both, with ¥2,000 in the school's wallet for the deposit and more."""
-    credit(session, school.id, 500_000)
-    contract = draft(session, school, cabbages, people[0].id)
-    sign_both(session, contract, *(user.id for user in people))
+    contract = signed(session, school, cabbages, people)
     session.flush()  # jobs and requests work in sessions of their own
     return contract
 
@@ -240,21 +238,20 @@ def test_a_tea_contract_takes_the_last_trade_less_its_adjustment_never_below_the
     session, people, last_trade_fen, expected_fen, source
 ):
     tea_house = OrganisationFactory(kind=OrgKind.trader)
-    credit(session, tea_house.id, 10_000_000)
     cuiya = ListingFactory(product_code="meitan_cuiya", grade_code="first", quantity=1_000)
     spot_trade(session, cuiya, last_trade_fen, people)
-    contract = draft(
+    contract = signed(
         session,
         tea_house,
         cuiya,
-        people[0].id,
+        people,
+        wallet_fen=10_000_000,
         weeks=2,
         each=20,
         price_rule=contract_terms.PriceRule.market_linked,
         price_fen=40_000,
         market_adjust_bps=-1000,
     )
-    sign_both(session, contract, *(user.id for user in people))
     first = contract.instalments[0]
     session.flush()
     instalments.order_instalment(session, instalment_id=first.id)
@@ -269,22 +266,16 @@ def test_an_instalment_without_stock_waits_and_the_seller_is_told_while_the_othe
 ):
     from app.events import Event
 
-    credit(session, school.id, 1_000_000)
     stocked = ListingFactory(product_code="chinese_cabbage", price_fen=350, quantity=10_000)
     empty = ListingFactory(product_code="potato", price_fen=250, quantity=0)
-    contracts = [
-        sign_both(
-            session, draft(session, school, listing, people[0].id), people[0].id, people[1].id
-        )
-        for listing in (stocked, empty)
-    ]
+    contracts = [signed(session, school, listing, people) for listing in (stocked, empty)]
     session.flush()
     now = in_days((contracts[0].instalments[0].due_on - local_date(utcnow())).days - 3)
     with app.app_context():
         assert jobs.order_due_instalments(now) == {"ordered": 1, "not_ordered": 1}
     session.expire_all()
-    ordered, waiting = (contract.instalments[0] for contract in contracts)
-    assert ordered.status == InstalmentStatus.ordered and ordered.order_id is not None
+    made, waiting = (contract.instalments[0] for contract in contracts)
+    assert made.status == InstalmentStatus.ordered and made.order_id is not None
     assert waiting.status == InstalmentStatus.scheduled and waiting.order_id is None
     assert "售罄" in waiting.problem or "sold out" in waiting.problem
     told = session.scalars(
@@ -297,10 +288,8 @@ def test_an_instalment_without_stock_waits_and_the_seller_is_told_while_the_othe
 def test_a_buyer_with_too_little_in_its_wallet_gets_the_order_to_pay_before_the_day(
     session, school, cabbages, people
 ):
-    credit(session, school.id, 72_000)  # the deposit, and nothing for the first ¥600 delivery
-    contract = sign_both(
-        session, draft(session, school, cabbages, people[0].id), people[0].id, people[1].id
-    )
+    # ¥720 in the wallet: the deposit, and nothing for the first ¥600 delivery
+    contract = signed(session, school, cabbages, people, wallet_fen=72_000)
     first = contract.instalments[0]
     session.flush()
     assert instalments.order_instalment(session, instalment_id=first.id) is True
@@ -402,13 +391,9 @@ def test_the_buyer_cannot_claim_force_majeure_nor_the_seller_decide_it(
 def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_returns_the_deposit(
     session, school, cabbages, people
 ):
-    credit(session, school.id, 500_000)
-    contract = draft(
-        session, school, cabbages, people[0].id, weeks=1, first=next_monday(), deposit_bps=2000
+    contract = signed(
+        session, school, cabbages, people, weeks=1, first=next_monday(), deposit_bps=2000
     )
-    sign_both(session, contract, people[0].id, people[1].id)
-    session.flush()
-
     order = ordered(session, contract.instalments[0])
     shipped(session, order, people[1].id)
     accept(session, order, people[0].id)
@@ -421,13 +406,7 @@ def test_a_contract_with_every_instalment_accepted_or_excused_completes_and_retu
 def test_a_contract_with_a_missed_delivery_expires_a_week_after_its_last_and_returns_the_deposit(
     session, school, cabbages, people
 ):
-    credit(session, school.id, 500_000)
-    contract = sign_both(
-        session,
-        draft(session, school, cabbages, people[0].id, weeks=1, deposit_bps=2000),
-        people[0].id,
-        people[1].id,
-    )
+    contract = signed(session, school, cabbages, people, weeks=1, deposit_bps=2000)
     due_on = contract.instalments[0].due_on
     days = (due_on - local_date(utcnow())).days
     assert instalments.mark_missed(session, now=in_days(days + 1)) == 1
@@ -447,13 +426,7 @@ def test_a_contract_with_a_missed_delivery_expires_a_week_after_its_last_and_ret
 def test_a_defaulting_buyer_pays_the_agreed_penalty_when_the_seller_picks_it(
     session, school, cabbages, people
 ):
-    credit(session, school.id, 500_000)
-    contract = sign_both(
-        session,
-        draft(session, school, cabbages, people[0].id, penalty_bps=500),
-        people[0].id,
-        people[1].id,
-    )
+    contract = signed(session, school, cabbages, people, penalty_bps=500)
     recorded = breach(
         session, contract, cabbages.organisation_id, people[1].id, Remedy.penalty, "学校中途解约"
     )
@@ -482,24 +455,18 @@ def test_a_contract_on_account_invoices_each_delivery_within_its_agreed_days(
     from app.payments.models import Invoice
     from app.payments.services import set_credit_terms
 
-    credit(session, school.id, 100_000)
     set_credit_terms(
         session, actor_id=people[0].id, organisation_id=school.id, limit_fen=1_000_000, days=30
     )
-    contract = sign_both(
+    contract = signed(
         session,
-        draft(
-            session,
-            school,
-            cabbages,
-            people[0].id,
-            payment=contract_terms.Payment.on_account,
-            payment_days=15,
-        ),
-        people[0].id,
-        people[1].id,
+        school,
+        cabbages,
+        people,
+        wallet_fen=100_000,
+        payment=contract_terms.Payment.on_account,
+        payment_days=15,
     )
-    session.flush()
     order = ordered(session, contract.instalments[0])
     assert order.payment == "account" and order.status == OrderStatus.paid
     shipped(session, order, people[1].id)
