@@ -63,6 +63,11 @@ class Config:
 
     # The largest deposit (定金) an order contract may agree, as a share of its value: the Civil Code's 20%.
     CONTRACT_DEPOSIT_CAP_PCT = int(os.environ.get("CONTRACT_DEPOSIT_CAP_PCT", "20"))
+    # Live commerce: how long an unpaid live order keeps its stock, how far back a flash deal's price must
+    # undercut, and how often a web process looks for new events to push to its viewers.
+    LIVE_UNPAID_MINUTES = int(os.environ.get("LIVE_UNPAID_MINUTES", "10"))
+    LIVE_PRICE_LOOKBACK_DAYS = int(os.environ.get("LIVE_PRICE_LOOKBACK_DAYS", "30"))
+    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.1"))
 
     # With a key, buyers may also pay by card through Stripe and sellers get paid to Stripe Connect accounts.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")

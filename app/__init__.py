@@ -131,6 +131,8 @@ def register_pages(app: Flask) -> None:
     from app.catalog.market import MarketCache
     from app.contracts import views as contracts_views
     from app.dashboards import views as dashboards_views
+    from app.live import views as live_views
+    from app.live.stream import Hub
     from app.logistics import views as logistics_views
     from app.orders import admin_views as money_admin_views
     from app.orders import views as orders_views
@@ -150,8 +152,10 @@ def register_pages(app: Flask) -> None:
         money_admin_views.bp,
         contracts_views.bp,
         logistics_views.bp,
+        live_views.bp,
     ):
         app.register_blueprint(blueprint)
+    app.extensions["live.hub"] = Hub(app)  # each web process follows the live events once
     app.jinja_env.filters["without"] = without
     app.extensions["agrilink.market_cache"] = MarketCache.lasting(
         app.config["MARKET_CACHE_SECONDS"]
@@ -173,6 +177,7 @@ def register_api(app: Flask) -> None:
     from app.accounts import api as accounts_api
     from app.catalog import api as catalog_api
     from app.contracts import api as contracts_api
+    from app.live import api as live_api
     from app.logistics import api as logistics_api
     from app.orders import api as orders_api
 
@@ -194,6 +199,7 @@ def register_api(app: Flask) -> None:
         orders_api.blp,
         contracts_api.blp,
         logistics_api.blp,
+        live_api.blp,
     ):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)

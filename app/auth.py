@@ -241,6 +241,12 @@ CONTRACT_MANAGERS = member_of(
     BUYER_KINDS | SELLER_KINDS,
     MANAGING_ROLES,
 )
+# Who runs a seller's live sessions: its hosts, and those who run the seller.
+HOSTS = member_of(
+    N_("hosts, owners and managers of verified sellers"),
+    SELLER_KINDS,
+    [Role.owner, Role.manager, Role.host],
+)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

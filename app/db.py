@@ -155,7 +155,7 @@ class Database:
         else:
             reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             writes = self.engine
-        self._reads = sessionmaker(reads, info={"read_only": True})
+        self._reads = sessionmaker(reads, info={"read_only": True}, expire_on_commit=False)
         self._writes = sessionmaker(writes, expire_on_commit=False)
 
     @property
@@ -165,7 +165,10 @@ class Database:
     def bind_to(self, connection: Connection) -> None:
         """Run every session inside `connection`'s transaction (tests roll it back afterwards)."""
         self._reads = sessionmaker(
-            bind=connection, join_transaction_mode="rollback_only", info={"read_only": True}
+            bind=connection,
+            join_transaction_mode="rollback_only",
+            info={"read_only": True},
+            expire_on_commit=False,
         )
         self._writes = sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
@@ -271,6 +274,10 @@ def _close_read_session(_exc: BaseException | None) -> None:
 def transaction() -> Iterator[Session]:
     """One unit of work: commit if the block finishes, roll back everything if it raises."""
     database = current_database()
+    if "db_session" in g:
+        # Give the request's read connection back first: a thread holding one while it waits for a
+        # writer's would, with enough threads, leave the pool empty and every thread waiting on another.
+        g.db_session.commit()
     with database.write_queue:
         session = database.write_session()
         try:

@@ -128,11 +128,15 @@ def record_many(
     )
 
 
-def read_after(session: Session, cursor: Cursor, *, kinds=None, limit: int = 500) -> list[Event]:
+def read_after(
+    session: Session, cursor: Cursor, *, kinds=None, subject: str | None = None, limit: int = 500
+) -> list[Event]:
     """Committed events after `cursor`, in log order, never jumping over one still being written."""
     query = select(Event).where(tuple_(Event.tx_id, Event.id) > tuple_(cursor.tx_id, cursor.id))
     if kinds:
         query = query.where(Event.kind.in_(kinds))
+    if subject is not None:
+        query = query.where(Event.subject == subject)
     query = _settled(session, query).order_by(Event.tx_id, Event.id).limit(limit)
     return list(session.scalars(query))
 

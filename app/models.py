@@ -12,6 +12,7 @@ def import_all_models() -> None:
     import app.contracts.models
     import app.events
     import app.jobs
+    import app.live.models
     import app.logistics.models
     import app.orders.models
     import app.payments.models

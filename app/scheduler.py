@@ -20,6 +20,7 @@ from app.catalog import jobs as catalog_jobs
 from app.contracts import jobs as contracts_jobs
 from app.db import transaction, utcnow
 from app.jobs import Job, JobRun, Outcome
+from app.live import jobs as live_jobs
 from app.logistics import jobs as logistics_jobs
 from app.orders import jobs as orders_jobs
 from app.payments import jobs as payments_jobs
@@ -57,6 +58,7 @@ def all_jobs() -> list[Job]:
         *payments_jobs.JOBS,
         *contracts_jobs.JOBS,
         *logistics_jobs.JOBS,
+        *live_jobs.JOBS,
     ]
 
 

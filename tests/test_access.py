@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.auth import (
     BUYERS,
     CONTRACT_MANAGERS,
+    HOSTS,
     INSPECTORS,
     MEMBER,
     ORDER_STAFF,
@@ -93,12 +94,13 @@ EXPECTED_RULES = {
         "files.serve", "market.browse", "market.listing", "trace.trace", "trace.qr_code_png",
         "trace.qr_code_svg", "trace.label", "catalog_api.catalogue", "catalog_api.Listings GET",
         "catalog_api.ListingResource GET", "catalog_api.batch", "orders_api.stripe_webhook",
+        "live.index", "live.watch", "live_api.index", "live_api.detail", "live_api.stream",
     },
     SIGNED_IN: {
         "dashboards.dashboard", "accounts.profile", "accounts.change_password",
         "accounts.sign_out_everywhere", "accounts.tokens", "accounts.revoke_token", "accounts_api.me",
         "accounts_api.Tokens", "accounts_api.revoke_token", "accounts_api.OrganisationResource GET",
-        "logistics.supply_demand", "logistics_api.supply_demand",
+        "logistics.supply_demand", "logistics_api.supply_demand", "live.follow", "live_api.follow",
     },
     MEMBER: {
         "dashboards.notices",
@@ -132,7 +134,14 @@ EXPECTED_RULES = {
         "logistics_api.stop_standing_order", "logistics_api.standing_deliveries",
         "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",
         "orders.pay_by_card", "orders.start_card_payment",
-        "orders_api.create", "orders_api.pay", "orders_api.dispute",
+        "orders_api.create", "orders_api.pay", "orders_api.dispute", "live.buy", "live_api.buy",
+    },
+    HOSTS: {
+        "live.mine", "live.new", "live.edit", "live.console", "live.change_status", "live.announce",
+        "live.pin", "live.start_deal", "live.end_deal", "live.report", "live_api.create",
+        "live_api.update", "live_api.announce", "live_api.change_status", "live_api.pin",
+        "live_api.start_deal", "live_api.end_deal", "live_api.figures", "live_api.report",
+        "live_api.console_stream",
     },
     INSPECTORS: {"orders.accept", "orders_api.accept"},
     TRADERS: {

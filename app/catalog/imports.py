@@ -30,7 +30,13 @@ from app.catalog.models import (
 )
 from app.catalog.references import References
 from app.catalog.schemas import MAX_QUANTITY, PRICE_RANGE, PRODUCTION_DATES, Yuan
-from app.catalog.services import expiry, new_listing, own_listing, search_document
+from app.catalog.services import (
+    expiry,
+    new_listing,
+    note_price_change,
+    own_listing,
+    search_document,
+)
 from app.catalog.spreadsheets import Choices, SheetBool, SheetDate, read_rows
 from app.db import utcnow
 from app.errors import Conflict, DomainError, RuleViolation
@@ -407,8 +413,10 @@ def _update_one(
                 taken=-change,
             )
         )
+    price_before = listing.price_fen
     for key in _STAGED - {"organisation_id", "product_id", "category_id", "quantity"}:
         setattr(listing, key, values[key])
+    note_price_change(session, listing, price_before, now)
     listing.production_date = (
         date.fromisoformat(values["production_date"]) if values["production_date"] else None
     )

@@ -372,6 +372,8 @@ class StockKind(StrEnum):
     imported = "imported"
     ordered = "ordered"
     released = "released"
+    reserved = "reserved"  # set aside for a flash deal (a StockReserve)
+    unreserved = "unreserved"  # what a closed reserve did not sell, back on the listing
 
 
 class StockMovement(Base):
@@ -389,6 +391,62 @@ class StockMovement(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ListingPrice(Base):
+    """A price a listing had until it changed: what "the lowest price of the last 30 days" looks back on."""
+
+    __tablename__ = "listing_prices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(
+        ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
+    price_fen: Mapped[int]
+    ended_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockReserve(Base):
+    """Part of a listing's stock set aside for one channel (a live session's flash deal): taken from the
+    listing when the reserve opens, sold only through the reserve, and given back to the listing when it
+    closes. `channel` is the event subject that follows it ("live:7")."""
+
+    __tablename__ = "stock_reserves"
+    __table_args__ = (
+        CheckConstraint("taken >= 0 AND taken <= held", name="taken_within_held"),
+        CheckConstraint("per_buyer_limit IS NULL OR per_buyer_limit >= 1", name="limit_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(80))
+    held: Mapped[int]  # units set aside
+    taken: Mapped[int] = mapped_column(default=0)  # units in orders not cancelled
+    per_buyer_limit: Mapped[int | None]
+    version: Mapped[int] = mapped_column(
+        default=1
+    )  # grows with every change, so readers keep the newest
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+    listing: Mapped[Listing] = relationship()
+
+    @property
+    def left(self) -> int:
+        return self.held - self.taken
+
+
+class ReserveTaker(Base):
+    """How much of a reserve one buyer holds in orders not cancelled: what a per-buyer limit counts."""
+
+    __tablename__ = "reserve_takers"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    reserve_id: Mapped[int] = mapped_column(
+        ForeignKey("stock_reserves.id", ondelete="CASCADE"), primary_key=True
+    )
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    quantity: Mapped[int]
 
 
 class ListingSearch(Base):

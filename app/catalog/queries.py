@@ -17,6 +17,7 @@ from app.catalog.models import (
     ListingImport,
     ListingImportRow,
     ListingPhoto,
+    ListingPrice,
     ListingStatus,
     Product,
     StockMovement,
@@ -204,3 +205,13 @@ def preview_rows(session: Session, import_id: int, *, limit: int = 100) -> list[
 
 def count_rows(session: Session, import_id: int) -> int:
     return session.scalar(select(func.count()).where(ListingImportRow.import_id == import_id)) or 0
+
+
+def lowest_price_since(session: Session, listing: Listing, since: datetime) -> int:
+    """The lowest price per unit the listing has asked since `since` (its price now included)."""
+    earlier = session.scalar(
+        select(func.min(ListingPrice.price_fen)).where(
+            ListingPrice.listing_id == listing.id, ListingPrice.ended_at >= since
+        )
+    )
+    return min(listing.price_fen, earlier) if earlier is not None else listing.price_fen

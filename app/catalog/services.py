@@ -11,6 +11,7 @@ from app import events
 from app.catalog.models import (
     Listing,
     ListingPhoto,
+    ListingPrice,
     ListingSearch,
     ListingStatus,
     StockKind,
@@ -88,6 +89,12 @@ def create_listing(
     return listing
 
 
+def note_price_change(session: Session, listing: Listing, price_before: int, now: datetime) -> None:
+    """Keep the price a listing had until now, when it changed: deals look back on the last 30 days."""
+    if listing.price_fen != price_before:
+        session.add(ListingPrice(listing_id=listing.id, price_fen=price_before, ended_at=now))
+
+
 def new_listing(
     references: References,
     *,
@@ -135,7 +142,9 @@ def update_listing(
         "unit": listing.unit_code,
         "batch": listing.batch.code if listing.batch else None,
     }
+    price_before = listing.price_fen
     _apply(References(session, organisation_id), listing, now=now, **{**current, **changes})
+    note_price_change(session, listing, price_before, now)
     listing.settle_status(now)
     _index(session, listing)
     _record(session, "listing.updated", listing, actor_id, now, fields=sorted(changes))

@@ -98,6 +98,8 @@ _LABELS = {
         "imported": N_("imported"),
         "ordered": N_("ordered"),
         "released": N_("returned"),
+        "reserved": N_("set aside for a flash deal"),
+        "unreserved": N_("back from a flash deal"),
     },
     "import_status": {
         "checking": N_("checking rows"),

@@ -101,4 +101,4 @@ def stops_for_buyer(
         .where(Stop.buyer_id == buyer_id, DispatchPlan.day >= since)
         .order_by(DispatchPlan.day, Stop.eta)
     )
-    return list(session.execute(query.limit(100)).tuples())
+    return list(session.execute(query.limit(100)))

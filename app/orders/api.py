@@ -43,7 +43,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Orders from checkout to acceptance, and the money each organisation holds.",
 )
-_IDEMPOTENCY_KEY = {
+IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
@@ -52,20 +52,26 @@ _IDEMPOTENCY_KEY = {
 }
 
 
-@blp.route("/orders", methods=["POST"])
-@blp.doc(parameters=[_IDEMPOTENCY_KEY])
-@blp.arguments(PlaceOrderSchema)
-@blp.response(201, CheckoutSchema)
-@blp.alt_response(200, schema=CheckoutSchema, description="A replay of an Idempotency-Key.")
-@requires(BUYERS)
-def create(data):
-    """Check out: one order per seller, stock taken now, the money held (unless payment is later)."""
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, checked; None when it has none."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and (not 1 <= len(key.strip()) <= 100 or PLATFORM_KEY_MARK in key):
         raise RuleViolation(
             _("An Idempotency-Key has 1 to 100 characters, none of them “:”."),
             field="Idempotency-Key",
         )
+    return key and key.strip()
+
+
+@blp.route("/orders", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
+@blp.arguments(PlaceOrderSchema)
+@blp.response(201, CheckoutSchema)
+@blp.alt_response(200, schema=CheckoutSchema, description="A replay of an Idempotency-Key.")
+@requires(BUYERS)
+def create(data):
+    """Check out: one order per seller, stock taken now, the money held (unless payment is later)."""
+    key = idempotency_key()
     actor = current_actor()
     with transaction() as write:
         placed = services.place_orders(
@@ -82,7 +88,7 @@ def create(data):
                 window_end=data["window_end"],
                 note=data["note"],
             ),
-            idempotency_key=key and key.strip(),
+            idempotency_key=key,
             unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
             takes_cards=stripe_gateway() is not None,
         )

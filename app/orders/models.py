@@ -140,6 +140,9 @@ class OrderLine(Base):
     quantity: Mapped[int]
     price_fen: Mapped[int]  # per unit, as it was when the order was placed
     accepted_quantity: Mapped[int | None]
+    # Where the stock came from when not straight from the listing (a flash deal's reserve): where it goes
+    # back if the order is cancelled.
+    reserve_id: Mapped[int | None] = mapped_column(ForeignKey("stock_reserves.id"), index=True)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     listing: Mapped[Listing] = relationship()

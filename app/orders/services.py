@@ -20,6 +20,7 @@ from app import events
 from app.accounts.models import Organisation
 from app.auth import OrgKind
 from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
+from app.catalog.reserves import give_back, take_from_reserve
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.i18n import money as yuan_with_sign
@@ -66,11 +67,13 @@ def place_orders(
     takes_cards: bool = False,
     agreed_prices: dict[int, int] | None = None,
     payment_days: int | None = None,
+    reserves: dict[int, int] | None = None,
     now: datetime | None = None,
 ) -> Placed:
     """Check out a cart: one order per seller, stock taken, the money held (or the order left to pay).
     `takes_cards`: the platform has a card provider (Stripe). `agreed_prices`: fen per unit by listing,
-    in place of the listing's price, and `payment_days` to pay an invoice (an order contract's terms)."""
+    in place of the listing's price, and `payment_days` to pay an invoice (an order contract's terms).
+    `reserves`: the stock reserve (a flash deal's) to take each of these listings from instead."""
     now = now or utcnow()
     wanted = _merged(lines)
     _check_delivery(delivery, now)
@@ -83,14 +86,16 @@ def place_orders(
     if checkout_id is None:
         checkout = _replay(session, buyer_id, idempotency_key, request_hash)
         return Placed(checkout.id, list(checkout.orders), replayed=True)
-    listings = _listings_for(session, wanted, buyer_id, buyer_kind, now)
+    reserves = reserves or {}
+    listings = _listings_for(session, wanted, buyer_id, buyer_kind, now, reserves)
     fee_bps = current_fee_bps(session)
     by_seller: dict[int, list[Listing]] = defaultdict(list)
     for listing in listings:
         by_seller[listing.organisation_id].append(listing)
     buyer = session.get(Organisation, buyer_id)
     holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
-    lines = _take_stock(session, listings, wanted, agreed_prices or {})
+    lines = _take_stock(session, listings, wanted, agreed_prices or {}, reserves)
+    lines |= _take_reserved(session, listings, wanted, agreed_prices or {}, reserves, buyer_id)
     orders = []
     for offered in by_seller.values():
         order = Order(
@@ -193,7 +198,12 @@ def _replay(session: Session, buyer_id: int, key: str, request_hash: str) -> Che
 
 
 def _listings_for(
-    session: Session, wanted: dict[int, int], buyer_id: int, buyer_kind: OrgKind, now: datetime
+    session: Session,
+    wanted: dict[int, int],
+    buyer_id: int,
+    buyer_kind: OrgKind,
+    now: datetime,
+    reserves: dict[int, int],
 ) -> list[Listing]:
     """The listings asked for, each checked: on sale to this buyer, and at least its minimum order."""
     found = {
@@ -213,6 +223,7 @@ def _listings_for(
             buyer_kind=buyer_kind,
             now=now,
             field=f"lines.{position}",
+            reserved=listing_id in reserves,
         )
     return [found[listing_id] for listing_id in wanted]
 
@@ -226,15 +237,18 @@ def check_orderable(
     buyer_kind: OrgKind,
     now: datetime,
     field: str,
+    reserved: bool = False,
 ) -> None:
-    """Refuse a line unless its listing is on sale to this buyer and the quantity is at least its minimum."""
+    """Refuse a line unless its listing is on sale to this buyer and the quantity is at least its minimum.
+    `reserved`: the stock comes from a reserve, so the listing's own stock may well be sold out."""
     if listing is None or not listing.visible_to_kind(buyer_kind) or listing.status == "draft":
         raise NotFound(_("Listing %(id)s does not exist.", id=listing_id), field=field)
     if listing.organisation_id == buyer_id:
         raise RuleViolation(_("You cannot order your own produce."), field=field)
-    if listing.status == ListingStatus.sold_out:
+    if listing.status == ListingStatus.sold_out and not reserved:
         raise Conflict(_("“%(title)s” has sold out.", title=listing.title), field=field)
-    if not listing.is_on_sale(now):
+    set_aside = reserved and listing.status == ListingStatus.sold_out  # the listing's rest is gone
+    if not (listing.is_on_sale(now) or (set_aside and not listing.is_expired(now))):
         raise Conflict(_("“%(title)s” is not on sale now.", title=listing.title), field=field)
     if quantity < listing.min_order:
         raise RuleViolation(
@@ -249,7 +263,11 @@ def check_orderable(
 
 
 def _take_stock(
-    session: Session, listings: list[Listing], wanted: dict[int, int], agreed: dict[int, int]
+    session: Session,
+    listings: list[Listing],
+    wanted: dict[int, int],
+    agreed: dict[int, int],
+    reserves: dict[int, int],
 ) -> dict[int, OrderLine]:
     """Take each listing's quantity at its price this moment (or the agreed price): the order lines.
 
@@ -257,6 +275,8 @@ def _take_stock(
     cancellation) never each hold a row the other waits for."""
     lines = {}
     for listing in sorted(listings, key=lambda listing: listing.id):
+        if listing.id in reserves:
+            continue
         quantity = wanted[listing.id]
         price_fen = session.scalar(
             update(Listing)
@@ -288,6 +308,31 @@ def _take_stock(
     return lines
 
 
+def _take_reserved(session, listings, wanted, agreed, reserves, buyer_id) -> dict[int, OrderLine]:
+    """The lines whose stock comes out of a reserve (a flash deal), at the agreed price."""
+    lines = {}
+    for listing in listings:
+        if listing.id not in reserves:
+            continue
+        take_from_reserve(
+            session,
+            reserve_id=reserves[listing.id],
+            buyer_id=buyer_id,
+            quantity=wanted[listing.id],
+            unit=listing.unit_code,
+        )
+        lines[listing.id] = OrderLine(
+            listing_id=listing.id,
+            batch=listing.batch,
+            title=listing.title,
+            unit_code=listing.unit_code,
+            quantity=wanted[listing.id],
+            price_fen=agreed.get(listing.id, listing.price_fen),
+            reserve_id=reserves[listing.id],
+        )
+    return lines
+
+
 def _out_of_stock(session: Session, listing: Listing) -> str:
     left = session.scalar(select(Listing.quantity).where(Listing.id == listing.id))
     if not left:
@@ -304,6 +349,8 @@ def _move_stock(session, kind: StockKind, order: Order, actor_id, now) -> None:
     """Record each line's stock taken (or given back), with the order as the reason."""
     sign = -1 if kind == StockKind.ordered else 1
     for line in order.lines:
+        if line.reserve_id is not None:  # the listing's stock moved when the reserve opened
+            continue
         balance = select(Listing.quantity).where(Listing.id == line.listing_id).scalar_subquery()
         session.execute(
             insert(StockMovement).values(
@@ -452,6 +499,15 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
     order.cancelled_at, order.cancel_reason, order.expires_at = now, reason, None
     # Stock before money, listings in id order: the order in which a checkout takes its locks.
     for line in sorted(order.lines, key=lambda line: line.listing_id):
+        if line.reserve_id is not None:
+            give_back(
+                session,
+                reserve_id=line.reserve_id,
+                buyer_id=order.buyer_id,
+                quantity=line.quantity,
+                now=now,
+            )
+            continue
         session.execute(
             update(Listing)
             .where(Listing.id == line.listing_id)

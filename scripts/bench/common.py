@@ -97,6 +97,9 @@ class Server:
             str(threads),
             "--log-level",
             "warning",
+            # Live event streams never end by themselves: stopping waits this long for them, not 30 s.
+            "--graceful-timeout",
+            "3",
             app,
         ]
         self.env = {
