@@ -40,8 +40,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "64")))
     arguments = parser.parse_args()
-    port, workers = arguments.port, arguments.workers
+    port, workers, threads = arguments.port, arguments.workers, arguments.threads
     env = {**os.environ, "FLASK_APP": "wsgi"}
     web = subprocess.Popen(
         [
@@ -52,8 +53,12 @@ def main() -> int:
             str(workers),
             "--worker-class",
             "gthread",
+            # Each live viewer's event stream holds a thread while it is open (and no database
+            # connection), so the threads are many and cheap.
             "--threads",
-            "8",
+            str(threads),
+            "--graceful-timeout",
+            "5",
             "--access-logfile",
             "-",
             "wsgi:app",

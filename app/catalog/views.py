@@ -123,6 +123,13 @@ bp.add_app_template_filter(services.per_jin, "per_jin")
 
 
 @bp.app_template_global()
+def unit_name(code: str) -> str:
+    """A unit's name in the page's language ("250 克罐" for "tin_250g"); an unknown code reads as itself."""
+    unit = next((unit for unit in current_catalogue().units if unit.code == code), None)
+    return unit.name(current_language()) if unit else code
+
+
+@bp.app_template_global()
 def certification_label(name: str) -> str:
     return catalog_label("certification", name)
 

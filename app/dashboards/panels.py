@@ -27,7 +27,8 @@ from app.catalog import queries as catalog
 from app.contracts import queries as contracts
 from app.dashboards.notices import notices_for
 from app.db import local_date, utcnow
-from app.i18n import N_, money
+from app.i18n import N_, local_datetime, money
+from app.live import queries as live
 from app.logistics import queries as logistics
 from app.orders import queries as orders
 
@@ -62,6 +63,7 @@ def panels_for(session: Session, actor: Actor) -> list[Panel]:
         found.append(_dispatch_panel(session, actor))
     if actor.kind in BUYER_KINDS:
         found.append(_standing_panel(session, actor))
+    found.append(_live_panel(session, actor))
     if actor.role in (Role.owner, Role.manager):
         found.append(_team_panel(session, actor))
     if actor.kind == OrgKind.platform:
@@ -377,6 +379,36 @@ def _standing_panel(session: Session, actor: Actor) -> Panel:
         actions=[Action(_("Standing orders"), url_for("logistics.standing_orders"))],
         tone="bad" if refused else "neutral",
     )
+
+
+def _live_panel(session: Session, actor: Actor) -> Panel | None:
+    """Sessions the person follows, and (for a seller's hosts) the seller's own coming sessions."""
+    own = []
+    if actor.kind in SELLER_KINDS and actor.role in (Role.owner, Role.manager, Role.host):
+        own = live.coming_sessions_of(session, actor.organisation_id)
+    followed = live.followed_sessions(session, actor.user_id)
+    if not own and not followed and actor.role != Role.host:
+        return None
+    lines = [_live_line(item) for item in followed + [item for item in own if item not in followed]]
+    actions = [Action(_("Live"), url_for("live.index"), primary=any(_on_air(i) for i in followed))]
+    if own or actor.role == Role.host:
+        actions.append(Action(_("My live sessions"), url_for("live.mine")))
+    return Panel(
+        title=_("Live"),
+        lines=lines or [_("No live sessions yet.")],
+        actions=actions,
+        tone="good" if any(_on_air(item) for item in followed + own) else "neutral",
+    )
+
+
+def _on_air(item) -> bool:
+    return item.status == "live"
+
+
+def _live_line(item) -> str:
+    if _on_air(item):
+        return _("“%(title)s” is live now.", title=item.title)
+    return _("“%(title)s” starts %(time)s.", title=item.title, time=local_datetime(item.starts_at))
 
 
 def _money_panel(session: Session) -> Panel:

@@ -236,3 +236,31 @@ def followers(session: Session, session_id: int) -> int:
     return session.scalar(
         select(func.count()).select_from(Follow).where(Follow.live_session_id == session_id)
     )
+
+
+def followed_sessions(session: Session, user_id: int) -> list[LiveSession]:
+    """The sessions a person follows that have not ended: live ones first, then the next to start."""
+    return list(
+        session.scalars(
+            select(LiveSession)
+            .join(Follow, Follow.live_session_id == LiveSession.id)
+            .where(Follow.user_id == user_id, LiveSession.status != SessionStatus.ended)
+            .order_by(LiveSession.status != SessionStatus.live, LiveSession.starts_at)
+            .limit(5)
+        )
+    )
+
+
+def coming_sessions_of(session: Session, organisation_id: int) -> list[LiveSession]:
+    """A seller's sessions not ended yet, the soonest first."""
+    return list(
+        session.scalars(
+            select(LiveSession)
+            .where(
+                LiveSession.organisation_id == organisation_id,
+                LiveSession.status != SessionStatus.ended,
+            )
+            .order_by(LiveSession.starts_at)
+            .limit(5)
+        )
+    )

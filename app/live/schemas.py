@@ -115,6 +115,15 @@ class BuySchema(Schema):
             raise ValidationError(_("Name a deal or a listing, not both."), "deal_id")
 
 
+class BuyForm(BuySchema):
+    """The viewer page's buy button: the key it was drawn with makes a double tap one order."""
+
+    idempotency_key = Text(
+        load_default=None,
+        validate=[validate.Length(min=1, max=100), validate.Regexp(r"^[^:]+$")],
+    )
+
+
 # --- what comes back ---------------------------------------------------------------------------------
 
 

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from app import events
 from app.auth import BUYERS, HOSTS, PUBLIC, SIGNED_IN, current_actor, requires
 from app.catalog.models import Listing, ListingStatus
+from app.catalog.views import unit_name
 from app.db import LOCAL_TIME, get_session, transaction, utcnow
 from app.forms import Form
 from app.i18n import money
 from app.live import buying, deals, queries, services
 from app.live.models import DEAL_LABELS, STATUS_LABELS
 from app.live.schemas import (
-    BuySchema,
+    BuyForm,
     PinSchema,
     ScheduleSessionSchema,
     StartDealSchema,
@@ -70,7 +71,6 @@ def watch(session_id: int):
         following=live.id
         in queries.followed_ids(reads, actor.user_id if actor.signed_in else None),
         followers=queries.followers(reads, live.id),
-        form=Form(BuySchema(), values={"quantity": 1}),
         idempotency_key=uuid.uuid4().hex,
     )
 
@@ -88,10 +88,9 @@ def _visitor() -> str:
 @requires(BUYERS)
 def buy(session_id: int):
     """Buy in one tap from the viewer's page; the page says what was ordered, or why not."""
-    form = Form(BuySchema())
+    form = Form(BuyForm())
     actor = current_actor()
     if form.validate_on_submit():
-        key = form.values.get("idempotency_key") or None
         placed = form.submit(
             lambda write: buying.buy(
                 write,
@@ -99,7 +98,6 @@ def buy(session_id: int):
                 buyer_id=actor.organisation_id,
                 buyer_kind=actor.kind,
                 actor_id=actor.user_id,
-                idempotency_key=key and key[:100],
                 unpaid_minutes=current_app.config["LIVE_UNPAID_MINUTES"],
                 **form.data,
             )
@@ -121,7 +119,7 @@ def _bought_message(order) -> str:
             "Ordered %(n)d %(unit)s of “%(title)s” for %(total)s, paid from your wallet (order "
             "%(id)d).",
             n=line.quantity,
-            unit=line.unit_code,
+            unit=unit_name(line.unit_code),
             title=line.title,
             total=money(order.total_fen),
             id=order.id,
@@ -130,7 +128,7 @@ def _bought_message(order) -> str:
         "Ordered %(n)d %(unit)s of “%(title)s” for %(total)s (order %(id)d). Pay it within "
         "%(minutes)d minutes, or the stock goes back.",
         n=line.quantity,
-        unit=line.unit_code,
+        unit=unit_name(line.unit_code),
         title=line.title,
         total=money(order.total_fen),
         id=order.id,

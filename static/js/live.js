@@ -9,7 +9,7 @@
   const lang = root.dataset.lang === "en" ? "en" : "zh-CN";
   const yuan = new Intl.NumberFormat(lang, { style: "currency", currency: "CNY" });
   const part = (name) => root.querySelector(`[data-live="${name}"]`);
-  const say = (template, values) => template.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
+  const say = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
 
   const source = new EventSource(`${root.dataset.stream}?after=${encodeURIComponent(root.dataset.cursor)}`);
   source.onopen = () => { if (part("connection")) part("connection").textContent = words.live; };
