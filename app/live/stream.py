@@ -50,6 +50,7 @@ FRAME_NAMES = {
 BUFFER = 2000  # recent frames kept per session for streams that are a little behind
 HEARTBEAT_SECONDS = 15.0  # a comment line that keeps proxies from closing a quiet stream
 PRESENCE_SECONDS = 5.0  # how often the process reports its viewer counts
+IDLE_SESSIONS_KEPT = 100  # sessions whose recent frames are kept while nobody here watches them
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class Hub:
             while True:
                 with self._changed:
                     seen = self._batch
-                frames = [item for item in self._recent[session_id] if item.cursor > cursor]
+                frames = [item for item in self._recent.get(session_id, ()) if item.cursor > cursor]
                 if frames:
                     cursor = frames[-1].cursor
                     yield "".join(item.text for item in frames)
@@ -121,7 +122,7 @@ class Hub:
     def _backlog(self, session_id: int, cursor: Cursor) -> tuple[str, Cursor]:
         """What the recent frames may no longer hold, read from the log itself."""
         self._wait_started()
-        floor = max(self._start, self._floor.get(session_id, Cursor()))
+        floor = max(self._start or Cursor(), self._floor.get(session_id, Cursor()))
         if cursor >= floor:
             return "", cursor
         texts = []
@@ -211,8 +212,19 @@ class Hub:
                 if len(recent) == recent.maxlen:
                     self._floor[session_id] = recent[0].cursor
                 recent.append(frame(event))
+            self._forget_idle()
             self._batch += 1
             self._changed.notify_all()
+
+    def _forget_idle(self) -> None:
+        """Drop the frames of sessions nobody here watches once there are many; a viewer who comes back
+        to one reads what it missed from the log."""
+        if len(self._recent) <= IDLE_SESSIONS_KEPT:
+            return
+        for session_id in [key for key in self._recent if not self._viewers[key]]:
+            dropped = self._recent.pop(session_id)
+            if dropped:
+                self._floor[session_id] = dropped[-1].cursor
 
     def _report_presence(self) -> None:
         with self._changed:
