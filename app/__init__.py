@@ -208,10 +208,11 @@ def register_api(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.demo.seed import seed_demo_command
+    from app.exchange.cli import exchange_cli
     from app.orders.cli import ledger_cli
     from app.scheduler import jobs_cli, scheduler_cli
 
-    for command in (seed_demo_command, scheduler_cli, jobs_cli, ledger_cli):
+    for command in (seed_demo_command, scheduler_cli, jobs_cli, ledger_cli, exchange_cli):
         app.cli.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""The tea exchange: instruments, warehouse receipts, trading modes, settlement and market data."""
