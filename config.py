@@ -67,7 +67,7 @@ class Config:
     # undercut, and how often a web process looks for new events to push to its viewers.
     LIVE_UNPAID_MINUTES = int(os.environ.get("LIVE_UNPAID_MINUTES", "10"))
     LIVE_PRICE_LOOKBACK_DAYS = int(os.environ.get("LIVE_PRICE_LOOKBACK_DAYS", "30"))
-    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.1"))
+    LIVE_POLL_SECONDS = float(os.environ.get("LIVE_POLL_SECONDS", "0.25"))
 
     # With a key, buyers may also pay by card through Stripe and sellers get paid to Stripe Connect accounts.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")

@@ -57,6 +57,10 @@ def main() -> int:
             # connection), so the threads are many and cheap.
             "--threads",
             str(threads),
+            # ... and a worker takes no more connections than it has threads for, less a few kept for
+            # ordinary requests: a worker full of streams must not take the next order.
+            "--worker-connections",
+            str(max(threads - 8, 1)),
             "--graceful-timeout",
             "5",
             "--access-logfile",

@@ -80,6 +80,18 @@ def open_reserve(
     return reserve
 
 
+def check_reserve(
+    session: Session, *, reserve_id: int, buyer_id: int, quantity: int, unit: str = ""
+) -> None:
+    """Refuse at once what plainly cannot be had (more than the limit, more than is left, a closed
+    reserve), without locking anything; take_from_reserve decides for certain."""
+    reserve = session.get(StockReserve, reserve_id)
+    if reserve.per_buyer_limit is not None and quantity > reserve.per_buyer_limit:
+        _over_limit(session, reserve, reserve.per_buyer_limit, buyer_id, unit)
+    if reserve.closed_at is not None or reserve.left < quantity:
+        raise Conflict(_sold_out_message(session, reserve_id, unit), field="quantity")
+
+
 def take_from_reserve(
     session: Session, *, reserve_id: int, buyer_id: int, quantity: int, unit: str = ""
 ) -> int:
@@ -123,6 +135,10 @@ def _count_against_limit(session, reserve, buyer_id, quantity, unit) -> None:
         )
         if held is not None:
             return
+    _over_limit(session, reserve, limit, buyer_id, unit)
+
+
+def _over_limit(session, reserve: StockReserve, limit: int, buyer_id: int, unit) -> None:
     already = session.scalar(
         select(ReserveTaker.quantity).where(
             ReserveTaker.reserve_id == reserve.id, ReserveTaker.buyer_id == buyer_id

@@ -107,9 +107,9 @@ class Hub:
             if backlog:
                 yield backlog
             while True:
-                with self._changed:
+                with self._changed:  # the reader thread appends under this lock
                     seen = self._batch
-                frames = [item for item in self._recent.get(session_id, ()) if item.cursor > cursor]
+                    frames = _newer(self._recent.get(session_id, ()), cursor)
                 if frames:
                     cursor = frames[-1].cursor
                     yield "".join(item.text for item in frames)
@@ -239,6 +239,18 @@ class Hub:
                 report_presence(session, process=self.process, viewers=counts)
         except Exception:
             self.app.logger.exception("live viewer counts could not be saved")
+
+
+def _newer(recent: deque[Frame], cursor: Cursor) -> list[Frame]:
+    """The frames after `cursor`, read from the newest end: a viewer that keeps up looks at one or two
+    frames, not at all the session's recent ones."""
+    frames = []
+    for item in reversed(recent):
+        if item.cursor <= cursor:
+            break
+        frames.append(item)
+    frames.reverse()
+    return frames
 
 
 def hub_of(app: Flask) -> Hub:

@@ -20,7 +20,7 @@ from app import events
 from app.accounts.models import Organisation
 from app.auth import OrgKind
 from app.catalog.models import Listing, ListingStatus, StockKind, StockMovement
-from app.catalog.reserves import give_back, take_from_reserve
+from app.catalog.reserves import check_reserve, give_back, take_from_reserve
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from app.i18n import money as yuan_with_sign
@@ -95,7 +95,7 @@ def place_orders(
     buyer = session.get(Organisation, buyer_id)
     holding = payment in (PaymentMethod.wallet, PaymentMethod.account)
     lines = _take_stock(session, listings, wanted, agreed_prices or {}, reserves)
-    lines |= _take_reserved(session, listings, wanted, agreed_prices or {}, reserves, buyer_id)
+    lines |= _reserved_lines(session, listings, wanted, agreed_prices or {}, reserves, buyer_id)
     orders = []
     for offered in by_seller.values():
         order = Order(
@@ -120,6 +120,9 @@ def place_orders(
         orders.append(order)
     if holding:
         _hold_all(session, orders, actor_id)
+    # Last, so that the deal's one row, which every buyer of the deal needs, stays locked only until the
+    # commit that follows.
+    _take_reserves(session, lines.values(), buyer_id)
     return Placed(checkout_id, orders, replayed=False)
 
 
@@ -308,13 +311,14 @@ def _take_stock(
     return lines
 
 
-def _take_reserved(session, listings, wanted, agreed, reserves, buyer_id) -> dict[int, OrderLine]:
-    """The lines whose stock comes out of a reserve (a flash deal), at the agreed price."""
+def _reserved_lines(session, listings, wanted, agreed, reserves, buyer_id) -> dict[int, OrderLine]:
+    """The lines whose stock comes out of a reserve (a flash deal), at the agreed price; one that plainly
+    cannot be had (sold out, over the limit) is refused before any work is done."""
     lines = {}
     for listing in listings:
         if listing.id not in reserves:
             continue
-        take_from_reserve(
+        check_reserve(
             session,
             reserve_id=reserves[listing.id],
             buyer_id=buyer_id,
@@ -331,6 +335,18 @@ def _take_reserved(session, listings, wanted, agreed, reserves, buyer_id) -> dic
             reserve_id=reserves[listing.id],
         )
     return lines
+
+
+def _take_reserves(session, lines, buyer_id: int) -> None:
+    for line in sorted(lines, key=lambda line: line.reserve_id or 0):
+        if line.reserve_id is not None:
+            take_from_reserve(
+                session,
+                reserve_id=line.reserve_id,
+                buyer_id=buyer_id,
+                quantity=line.quantity,
+                unit=line.unit_code,
+            )
 
 
 def _out_of_stock(session: Session, listing: Listing) -> str:
