@@ -36,7 +36,6 @@ def open_reserve(
     listing_id: int,
     quantity: int,
     channel: str,
-    reason: str,
     per_buyer_limit: int | None = None,
     actor_id: int | None = None,
     now: datetime | None = None,

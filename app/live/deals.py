@@ -74,7 +74,6 @@ def start_deal(
         listing_id=listing.id,
         quantity=stock,
         channel=live.channel,
-        reason=f"live:{live.id}",
         per_buyer_limit=per_customer_limit,
         actor_id=actor_id,
         now=now,

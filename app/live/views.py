@@ -4,7 +4,16 @@ host's sessions, schedule form and console, and the seller's report."""
 import secrets
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from marshmallow import Schema
 from sqlalchemy import select
@@ -15,7 +24,7 @@ from app.catalog.models import Listing, ListingStatus
 from app.catalog.views import unit_name
 from app.db import LOCAL_TIME, get_session, transaction, utcnow
 from app.forms import Form
-from app.i18n import money
+from app.i18n import N_, money
 from app.live import buying, deals, queries, services
 from app.live.models import DEAL_LABELS, STATUS_LABELS
 from app.live.schemas import (
@@ -28,6 +37,17 @@ from app.live.schemas import (
 )
 
 bp = Blueprint("live", __name__)
+
+# What the host is told after each change of the session's state.
+STATUS_MESSAGES = {
+    "live": N_("You are live: viewers can buy now."),
+    "paused": N_("Paused: buying stops until you resume."),
+    "ended": N_("Session ended; its deals are closed and what they did not sell is back on sale."),
+}
+
+
+class _Empty(Schema):
+    """A form with nothing to fill in but its CSRF token."""
 
 
 @bp.app_template_global()
@@ -260,7 +280,7 @@ def _console_page(live, deal_form: Form):
     return page, deal_form.status
 
 
-def _host_step(session_id: int, service, schema, message: str, **values):
+def _host_step(session_id: int, service, schema, message: str):
     """Run one console action from its form; back to the console with what happened."""
     actor = current_actor()
     form = Form(schema)
@@ -270,7 +290,6 @@ def _host_step(session_id: int, service, schema, message: str, **values):
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
             session_id=session_id,
-            **values,
             **form.data,
         )
     ):
@@ -285,7 +304,8 @@ def _host_step(session_id: int, service, schema, message: str, **values):
 @requires(HOSTS)
 def change_status(session_id: int):
     """Go live, pause, resume or end."""
-    return _host_step(session_id, services.change_status, StatusSchema(), _("Done."))
+    told = STATUS_MESSAGES.get(request.form.get("status", ""), "")
+    return _host_step(session_id, services.change_status, StatusSchema(), _(told) if told else "")
 
 
 @bp.route("/live/<int:session_id>/announce", methods=["POST"])
@@ -354,7 +374,3 @@ def report(session_id: int):
     reads = get_session()
     live = services.own_session(reads, session_id, current_actor().organisation_id)
     return render_template("live/report.html", report=queries.report(reads, live), now=utcnow())
-
-
-class _Empty(Schema):
-    """A form with nothing to fill in but its CSRF token."""

@@ -513,8 +513,22 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
     was_paid = order.holds_money
     order.move_to(OrderStatus.cancelled)
     order.cancelled_at, order.cancel_reason, order.expires_at = now, reason, None
-    # Stock before money, listings in id order: the order in which a checkout takes its locks.
+    # Listings, then money, then reserves: the order in which a checkout takes its locks.
     for line in sorted(order.lines, key=lambda line: line.listing_id):
+        if line.reserve_id is None:
+            session.execute(
+                update(Listing)
+                .where(Listing.id == line.listing_id)
+                .values(quantity=Listing.quantity + line.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            listing = session.get(Listing, line.listing_id)
+            session.refresh(listing, ["quantity", "status"])
+            listing.settle_status(now)
+    _move_stock(session, StockKind.released, order, actor_id, now)
+    if was_paid:
+        money.release(session, order, step="cancel", actor_id=actor_id)
+    for line in sorted(order.lines, key=lambda line: line.reserve_id or 0):
         if line.reserve_id is not None:
             give_back(
                 session,
@@ -523,19 +537,6 @@ def _cancel(session: Session, order: Order, actor_id: int | None, reason: str, n
                 quantity=line.quantity,
                 now=now,
             )
-            continue
-        session.execute(
-            update(Listing)
-            .where(Listing.id == line.listing_id)
-            .values(quantity=Listing.quantity + line.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        listing = session.get(Listing, line.listing_id)
-        session.refresh(listing, ["quantity", "status"])
-        listing.settle_status(now)
-    _move_stock(session, StockKind.released, order, actor_id, now)
-    if was_paid:
-        money.release(session, order, step="cancel", actor_id=actor_id)
     record_step(session, "order.cancelled", order, actor_id, now, reason=reason)
     return order
 

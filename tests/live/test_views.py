@@ -130,3 +130,14 @@ def test_the_report_shows_what_each_deal_sold_with_a_chart(client, session, stud
     page = client.get(f"/live/{live.id}/report").get_data(as_text=True)
     assert 'id="sales-chart"' in page and 'id="deals-chart"' in page
     assert "2 / 100" in page and "¥39.80" in page
+
+
+def test_the_host_pauses_from_the_console_and_is_told_buying_stops(client, session, studio):
+    host, _chili, live, _deal = studio
+    sign_in(client, host.user, host.organisation)
+    paused = post_form(
+        client, f"/live/{live.id}/status", {"status": "paused"}, follow_redirects=True
+    )
+    assert "已暂停：继续直播前观众无法购买" in paused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(LiveSession, live.id).status == "paused"
