@@ -6,6 +6,7 @@ committed."""
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -17,6 +18,9 @@ from app.accounts.models import ApiToken, Membership, Organisation, User
 from app.auth import OrgKind, Role, VerificationStatus, token_digest
 from app.catalog.models import Listing, ListingStatus
 from app.db import local_date, utcnow
+from app.live import deals
+from app.live import services as live_services
+from app.live.models import SessionStatus
 from app.models import migrate
 from app.payments.services import confirm_bank_transfer
 from config import TestConfig
@@ -110,6 +114,49 @@ def fund(session: Session, organisation: Organisation, fen: int, *, actor_id: in
         amount_fen=fen,
         received_on=local_date(utcnow()),
     )
+
+
+def live_deal(session: Session, *, stock: int, per_customer_limit: int) -> dict[str, int]:
+    """A chili cooperative's host live with a flash deal on 1,000,000 kg of dried chili at ¥19.90 (below
+    ¥30.00), `stock` units at most `per_customer_limit` each, open for 20 minutes: the ids of the session,
+    the deal, the listing and the deal's reserve."""
+    coop = organisation(session, 0, OrgKind.cooperative, "湄潭县辣椒合作社")
+    host = member_with_token(
+        session, coop, phone="13800000000", secret=f"agl_live-host-{coop.id}", role=Role.host
+    )
+    chili = listing(session, coop, stock=1_000_000, price_fen=3000, title="湄潭干辣椒")
+    started = utcnow() - timedelta(seconds=15)  # the deal's 10-second countdown is over
+    live = live_services.schedule_session(
+        session,
+        organisation_id=coop.id,
+        actor_id=host.id,
+        title="辣椒节",
+        starts_at=started + timedelta(minutes=1),
+        listing_ids=[chili.id],
+        now=started,
+    )
+    live_services.change_status(
+        session,
+        organisation_id=coop.id,
+        actor_id=host.id,
+        session_id=live.id,
+        status=SessionStatus.live,
+        now=started,
+    )
+    deal = deals.start_deal(
+        session,
+        organisation_id=coop.id,
+        actor_id=host.id,
+        session_id=live.id,
+        listing_id=chili.id,
+        price_fen=1990,
+        stock=stock,
+        per_customer_limit=per_customer_limit,
+        countdown_seconds=10,
+        duration_minutes=20,
+        now=started,
+    )
+    return {"session": live.id, "deal": deal.id, "listing": chili.id, "reserve": deal.reserve_id}
 
 
 def run_job_twice_at_once(database_url: str, job: str, *, timeout: int = 180) -> None:

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -123,7 +123,7 @@ def _set_up(url: str, *, buyers: int) -> tuple[dict, list[str]]:
     app = processes.migrated_app(url)
     with app.app_context():
         with transaction() as session:
-            ids = _live_deal(session)
+            ids = processes.live_deal(session, stock=100_000, per_customer_limit=5)
             tokens = []
             for n in range(1, buyers + 1):
                 buyer = processes.organisation(session, n, OrgKind.supermarket, f"直播超市{n}号")
@@ -136,52 +136,6 @@ def _set_up(url: str, *, buyers: int) -> tuple[dict, list[str]]:
         ids["version"] = get_session().get(StockReserve, ids["reserve"]).version
     app.extensions["agrilink.db"].dispose()
     return ids, tokens
-
-
-def _live_deal(session) -> dict:
-    from app.auth import OrgKind, Role
-    from app.db import utcnow
-    from app.live import deals, services
-    from app.live.models import SessionStatus
-    from tests import processes
-
-    coop = processes.organisation(session, 0, OrgKind.cooperative, "湄潭县辣椒合作社")
-    host = processes.member_with_token(
-        session, coop, phone="13800000000", secret=f"agl_live-bench-host-{coop.id}", role=Role.host
-    )
-    chili = processes.listing(session, coop, stock=1_000_000, price_fen=3000, title="湄潭干辣椒")
-    started = utcnow() - timedelta(seconds=15)  # the deal's 10-second countdown is over
-    live = services.schedule_session(
-        session,
-        organisation_id=coop.id,
-        actor_id=host.id,
-        title="辣椒节",
-        starts_at=started + timedelta(minutes=1),
-        listing_ids=[chili.id],
-        now=started,
-    )
-    services.change_status(
-        session,
-        organisation_id=coop.id,
-        actor_id=host.id,
-        session_id=live.id,
-        status=SessionStatus.live,
-        now=started,
-    )
-    deal = deals.start_deal(
-        session,
-        organisation_id=coop.id,
-        actor_id=host.id,
-        session_id=live.id,
-        listing_id=chili.id,
-        price_fen=1990,
-        stock=100_000,
-        per_customer_limit=5,
-        countdown_seconds=10,
-        duration_minutes=20,
-        now=started,
-    )
-    return {"session": live.id, "deal": deal.id, "reserve": deal.reserve_id}
 
 
 def _books(url: str, reserve_id: int) -> tuple[int, dict[int, int]]:

@@ -5,15 +5,13 @@ import http.client
 import json
 import threading
 from collections import defaultdict
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from app.auth import OrgKind, Role
 from app.catalog.models import Listing, StockReserve
-from app.db import get_session, transaction, utcnow
-from app.live import deals, services
-from app.live.models import LiveSale, SessionStatus
+from app.db import get_session, transaction
+from app.live.models import LiveSale
 from app.orders.cli import problems
 from app.orders.models import Order, OrderLine, OrderStatus
 from scripts.bench.common import Server
@@ -21,16 +19,12 @@ from tests import processes
 
 
 def _set_up(database_url: str, *, buyers: int):
-    """A cooperative's host with 1,000 kg of chili, live, with a deal of 100 kg at 2 per customer that
-    has just opened; `buyers` supermarkets with money and API tokens."""
+    """A cooperative's host live with a deal of 100 kg at 2 per customer that has just opened, and
+    `buyers` supermarkets with money and API tokens."""
     app = processes.migrated_app(database_url)
     tokens = []
     with app.app_context(), transaction() as session:
-        coop = processes.organisation(session, 0, OrgKind.cooperative, "湄潭县辣椒合作社")
-        host = processes.member_with_token(
-            session, coop, phone="13800000000", secret="agl_live-race-host-0", role=Role.host
-        )
-        chili = processes.listing(session, coop, stock=1000, price_fen=3000, title="湄潭干辣椒")
+        ids = processes.live_deal(session, stock=100, per_customer_limit=2)
         for n in range(1, buyers + 1):
             buyer = processes.organisation(session, n, OrgKind.supermarket, f"直播超市{n}号")
             secret = f"agl_live-race-{n:05d}-secret"
@@ -39,38 +33,6 @@ def _set_up(database_url: str, *, buyers: int):
             )
             processes.fund(session, buyer, 100_000, actor_id=user.id)
             tokens.append(secret)
-        started = utcnow() - timedelta(seconds=15)
-        live = services.schedule_session(
-            session,
-            organisation_id=coop.id,
-            actor_id=host.id,
-            title="辣椒节",
-            starts_at=started + timedelta(minutes=1),
-            listing_ids=[chili.id],
-            now=started,
-        )
-        services.change_status(
-            session,
-            organisation_id=coop.id,
-            actor_id=host.id,
-            session_id=live.id,
-            status=SessionStatus.live,
-            now=started,
-        )
-        deal = deals.start_deal(
-            session,
-            organisation_id=coop.id,
-            actor_id=host.id,
-            session_id=live.id,
-            listing_id=chili.id,
-            price_fen=1990,
-            stock=100,
-            per_customer_limit=2,
-            countdown_seconds=10,
-            duration_minutes=10,
-            now=started,
-        )
-        ids = {"session": live.id, "deal": deal.id, "listing": chili.id, "reserve": deal.reserve_id}
     return app, ids, tokens
 
 
@@ -143,7 +105,7 @@ def test_300_buyers_at_a_deal_of_100_sell_at_most_100_and_nobody_passes_the_limi
         reads = get_session()
         reserve = reads.get(StockReserve, ids["reserve"])
         assert (reserve.taken, reserve.left) == (100, 0)
-        assert reads.get(Listing, ids["listing"]).quantity == 900
+        assert reads.get(Listing, ids["listing"]).quantity == 1_000_000 - 100  # the deal's, set aside
         in_orders = reads.scalar(
             select(func.sum(OrderLine.quantity))
             .join(Order, Order.id == OrderLine.order_id)
