@@ -58,7 +58,8 @@ def main() -> int:
             "--threads",
             str(threads),
             # ... and a worker takes no more connections than it has threads for, less a few kept for
-            # ordinary requests: a worker full of streams must not take the next order.
+            # ordinary requests: a worker full of streams must not take the next order. (So gunicorn
+            # keeps no idle keep-alive connections, and says so; on one machine that costs nothing.)
             "--worker-connections",
             str(max(threads - 8, 1)),
             "--graceful-timeout",

@@ -217,6 +217,7 @@ def follow_session(session: Session, *, user_id: int, session_id: int, following
 
 def close_deal(session: Session, deal: FlashDeal, *, actor_id: int | None, now: datetime) -> None:
     """End a deal (if it has not ended): what it did not sell goes back on the listing."""
+    session.refresh(deal, with_for_update=True)  # the host and the scheduler may end it at once
     if deal.ended_at is not None:
         return
     deal.ended_at = min(now, deal.closes_at)
