@@ -105,7 +105,8 @@ def test_300_buyers_at_a_deal_of_100_sell_at_most_100_and_nobody_passes_the_limi
         reads = get_session()
         reserve = reads.get(StockReserve, ids["reserve"])
         assert (reserve.taken, reserve.left) == (100, 0)
-        assert reads.get(Listing, ids["listing"]).quantity == 1_000_000 - 100  # the deal's, set aside
+        # The listing keeps what it had less the deal's stock, all of which sold.
+        assert reads.get(Listing, ids["listing"]).quantity == 1_000_000 - 100
         in_orders = reads.scalar(
             select(func.sum(OrderLine.quantity))
             .join(Order, Order.id == OrderLine.order_id)
