@@ -126,10 +126,7 @@ def buy(session_id: int):
             order = placed.orders[0]
             flash(_bought_message(order), "success")
             return redirect(url_for("live.watch", session_id=session_id))
-    for messages in form.errors.values():
-        for message in messages:
-            flash(message, "error")
-    return redirect(url_for("live.watch", session_id=session_id))
+    return _back_with_problems(form, "live.watch", session_id)
 
 
 def _bought_message(order) -> str:
@@ -294,10 +291,16 @@ def _host_step(session_id: int, service, schema, message: str):
         )
     ):
         flash(message, "success")
+    return _back_with_problems(form, "live.console", session_id)
+
+
+def _back_with_problems(form: Form, endpoint: str, session_id: int):
+    """Back to the page the button was on, which says what was wrong (a one-button form has no fields
+    of its own to show them beside)."""
     for messages in form.errors.values():
         for problem in messages:
             flash(problem, "error")
-    return redirect(url_for("live.console", session_id=session_id))
+    return redirect(url_for(endpoint, session_id=session_id))
 
 
 @bp.route("/live/<int:session_id>/status", methods=["POST"])
