@@ -91,9 +91,16 @@ def register_payments(app: Flask) -> None:
 def register_ledger_holdings(app: Flask) -> None:
     """What each escrow and deposit account should hold, by the domains that own them (for the ledger check)."""
     from app.contracts.queries import held_deposits
+    from app.exchange.deposits import held_by_members
+    from app.exchange.settlement import held_by_trades
     from app.orders.cli import held_by_orders
 
-    app.extensions["ledger_holdings"] = [held_by_orders, held_deposits]
+    app.extensions["ledger_holdings"] = [
+        held_by_orders,
+        held_deposits,
+        held_by_members,
+        held_by_trades,
+    ]
 
 
 def register_languages(app: Flask) -> None:

@@ -11,6 +11,7 @@ def import_all_models() -> None:
     import app.catalog.models
     import app.contracts.models
     import app.events
+    import app.exchange.models
     import app.jobs
     import app.live.models
     import app.logistics.models

@@ -19,6 +19,7 @@ from app.accounts import jobs as accounts_jobs
 from app.catalog import jobs as catalog_jobs
 from app.contracts import jobs as contracts_jobs
 from app.db import transaction, utcnow
+from app.exchange import jobs as exchange_jobs
 from app.jobs import Job, JobRun, Outcome
 from app.live import jobs as live_jobs
 from app.logistics import jobs as logistics_jobs
@@ -59,6 +60,7 @@ def all_jobs() -> list[Job]:
         *contracts_jobs.JOBS,
         *logistics_jobs.JOBS,
         *live_jobs.JOBS,
+        *exchange_jobs.JOBS,
     ]
 
 

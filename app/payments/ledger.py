@@ -55,8 +55,23 @@ def deposit(contract_id: int) -> str:
     return f"deposit:{contract_id}"
 
 
-# Accounts that hold money for one thing (an order, a contract): the thing says how much they should hold.
-HOLDING_KINDS = (AccountKind.escrow, AccountKind.deposit)
+def exchange_deposit(organisation_id: int) -> str:
+    return f"exchange:{organisation_id}"
+
+
+def reserved(organisation_id: int) -> str:
+    return f"reserved:{organisation_id}"
+
+
+def trade_escrow(trade_id: int) -> str:
+    return f"trade:{trade_id}"
+
+
+# Accounts that hold money for something (an order, a contract, a trade, a member's open bids): that
+# something says how much they should hold, and the ledger check compares.
+HOLDING_KINDS = (AccountKind.escrow, AccountKind.deposit, AccountKind.reserved, AccountKind.trade)
+# Accounts whose code names a thing rather than an organisation.
+_THING_KINDS = {AccountKind.escrow, AccountKind.deposit, AccountKind.trade}
 
 
 def _kind_of(code: str) -> AccountKind:
@@ -90,7 +105,7 @@ def _new_account(code: str) -> dict:
     return {
         "code": code,
         "kind": kind,
-        "organisation_id": owner if kind not in HOLDING_KINDS else None,
+        "organisation_id": owner if kind not in _THING_KINDS else None,
         "order_id": owner if kind == AccountKind.escrow else None,
         "floor_fen": None if kind in _NO_FLOOR else 0,
         "balance_fen": 0,
@@ -294,6 +309,11 @@ def _short_of_money(session: Session, account_id: int, code: str) -> str:
     if code.startswith("wallet:"):
         return _(
             "Your wallet holds %(yuan)s, not enough for this. Top it up by bank transfer first.",
+            yuan=yuan,
+        )
+    if code.startswith("exchange:"):
+        return _(
+            "Your exchange deposit has %(yuan)s free, not enough for this. Fund it from your wallet first.",
             yuan=yuan,
         )
     if code.startswith("receivable:"):

@@ -23,6 +23,9 @@ class AccountKind(StrEnum):
     )
     escrow = "escrow"  # one order's money, held until the buyer accepts
     deposit = "deposit"  # one order contract's deposit (定金), held while the contract runs
+    exchange = "exchange"  # a member's exchange deposit (保证金): free to back bids and buy orders
+    reserved = "reserved"  # a member's exchange money set aside for its open bids and buy orders
+    trade = "trade"  # one exchange trade's money, held until pickup or T+N days
     payable = "payable"  # what the platform owes a seller until the next payout
     fees = "fees"  # the platform's own revenue
     stripe = "stripe"  # the card processor: card payments in, refunds and transfers to sellers out

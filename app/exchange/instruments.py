@@ -1,0 +1,212 @@
+"""Instruments and the rules every offer, order and bid on one must pass: the mode is enabled, the market is
+not halted and is in session, the price is on the tick and inside both the price band (around the
+reference price) and the daily limit (around the previous close)."""
+
+from datetime import datetime, time
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app import events
+from app.db import LOCAL_TIME
+from app.errors import Conflict, NotFound, RuleViolation
+from app.exchange.models import DEFAULT_MODES, MODE_LABELS, Instrument, TradingMode
+from app.i18n import money
+
+
+def create_instrument(
+    session: Session,
+    *,
+    actor_id: int,
+    symbol: str,
+    product_id: int,
+    grade_id: int,
+    packaging: str,
+    tick_fen: int,
+    lot_kg: int,
+    previous_close_fen: int,
+    band_bps: int = 1000,
+    daily_limit_bps: int = 1000,
+    fee_bps: int = 30,
+    modes: list[str] | None = None,
+    trading_days: str = "12345",
+    opens_at: time = time(9, 0),
+    closes_at: time = time(15, 0),
+) -> Instrument:
+    """Open a new instrument for trading (exchange staff)."""
+    symbol = symbol.upper()
+    if session.scalar(select(Instrument.id).where(Instrument.symbol == symbol)):
+        raise Conflict(_("The symbol %(symbol)s is taken.", symbol=symbol), field="symbol")
+    if previous_close_fen % tick_fen:
+        raise RuleViolation(
+            _("The reference price must be a whole number of ticks."), field="previous_close_fen"
+        )
+    instrument = Instrument(
+        symbol=symbol,
+        product_id=product_id,
+        grade_id=grade_id,
+        packaging=packaging,
+        modes=sorted(modes if modes is not None else DEFAULT_MODES),
+        tick_fen=tick_fen,
+        lot_kg=lot_kg,
+        band_bps=band_bps,
+        daily_limit_bps=daily_limit_bps,
+        fee_bps=fee_bps,
+        trading_days="".join(sorted(set(trading_days))),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        previous_close_fen=previous_close_fen,
+    )
+    session.add(instrument)
+    session.flush()  # the event names the instrument
+    events.record(
+        session,
+        "exchange.instrument_opened",
+        actor_id=actor_id,
+        subject=f"instrument:{instrument.id}",
+        payload={"symbol": symbol},
+    )
+    return instrument
+
+
+def set_halt(
+    session: Session, *, actor_id: int, symbol: str, halted: bool, reason: str = ""
+) -> Instrument:
+    """Halt trading in an instrument at once (every worker reads the flag from the database), or resume it."""
+    instrument = instrument_by_symbol(session, symbol)
+    session.execute(
+        update(Instrument)
+        .where(Instrument.id == instrument.id)
+        .values(halted=halted, halt_reason=reason if halted else "")
+    )
+    session.refresh(instrument)
+    events.record(
+        session,
+        "exchange.halted" if halted else "exchange.resumed",
+        actor_id=actor_id,
+        subject=f"instrument:{instrument.id}",
+        payload={"symbol": instrument.symbol, "reason": reason},
+    )
+    return instrument
+
+
+def instrument_by_symbol(session: Session, symbol: str) -> Instrument:
+    found = session.scalar(select(Instrument).where(Instrument.symbol == symbol.upper()))
+    if found is None:
+        raise NotFound(_("No instrument has the symbol %(symbol)s.", symbol=symbol))
+    return found
+
+
+def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) -> None:
+    """Refuse anything on an instrument that does not enable the mode, is halted, or is out of session
+    (`now` None: the mode keeps its own hours, as an auction does)."""
+    if not instrument.enables(mode):
+        raise RuleViolation(
+            _(
+                "%(symbol)s does not trade by %(mode)s.",
+                symbol=instrument.symbol,
+                mode=_(MODE_LABELS[mode]),
+            ),
+            field="mode",
+        )
+    if instrument.halted:
+        raise Conflict(
+            _(
+                "Trading in %(symbol)s is halted: %(reason)s",
+                symbol=instrument.symbol,
+                reason=instrument.halt_reason or _("by the exchange"),
+            ),
+            field="symbol",
+        )
+    if now is not None and not in_session(instrument, now):
+        raise RuleViolation(
+            _(
+                "%(symbol)s is out of session: it trades %(days)s, %(opens)s to %(closes)s China time.",
+                symbol=instrument.symbol,
+                days=days_text(instrument.trading_days),
+                opens=instrument.opens_at.strftime("%H:%M"),
+                closes=instrument.closes_at.strftime("%H:%M"),
+            ),
+            field="symbol",
+        )
+
+
+def in_session(instrument: Instrument, now: datetime) -> bool:
+    local = now.astimezone(LOCAL_TIME)
+    return (
+        str(local.isoweekday()) in instrument.trading_days
+        and instrument.opens_at <= local.time() < instrument.closes_at
+    )
+
+
+def days_text(trading_days: str) -> str:
+    names = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+    return " ".join(names[int(day) - 1] for day in trading_days)
+
+
+def price_range(instrument: Instrument) -> tuple[int, int]:
+    """The lowest and highest price an order may carry now: inside the band and the daily limit, on the tick."""
+    tick = instrument.tick_fen
+    reference, close = instrument.reference_fen, instrument.previous_close_fen
+    band = reference * instrument.band_bps // 10_000
+    limit = close * instrument.daily_limit_bps // 10_000
+    low = max(reference - band, close - limit, tick)
+    high = min(reference + band, close + limit)
+    return -(-low // tick) * tick, high // tick * tick
+
+
+def check_price(instrument: Instrument, price_fen: int, field: str = "price_fen") -> None:
+    """Refuse a price off the tick, or outside the price band or the daily limit."""
+    if price_fen % instrument.tick_fen:
+        raise RuleViolation(
+            _(
+                "The price must be a whole number of ticks of %(tick)s.",
+                tick=money(instrument.tick_fen),
+            ),
+            field=field,
+        )
+    low, high = price_range(instrument)
+    if not low <= price_fen <= high:
+        raise RuleViolation(
+            _(
+                "The price must be between %(low)s and %(high)s per kg (the price band and daily limit).",
+                low=money(low),
+                high=money(high),
+            ),
+            field=field,
+        )
+
+
+def check_lots(instrument: Instrument, lots: int, field: str = "lots") -> None:
+    if lots <= 0:
+        raise RuleViolation(_("Trade at least one lot."), field=field)
+
+
+def lock(session: Session, instrument_id: int) -> tuple[int, Instrument]:
+    """Take the instrument's next order-log number, holding its row until commit: this serialises the book
+    across every process and host. The instrument is read again under the lock (a halt may just have
+    come in)."""
+    seq = session.scalar(
+        update(Instrument)
+        .where(Instrument.id == instrument_id)
+        .values(seq=Instrument.seq + 1)
+        .returning(Instrument.seq)
+        .execution_options(synchronize_session=False)
+    )
+    instrument = session.get(Instrument, instrument_id)
+    session.refresh(instrument)
+    return seq, instrument
+
+
+def record_price(session: Session, instrument: Instrument, price_fen: int, now: datetime) -> None:
+    """The last trade's price becomes the reference the band is measured from."""
+    session.execute(
+        update(Instrument)
+        .where(Instrument.id == instrument.id)
+        .values(last_price_fen=price_fen, last_traded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(instrument, "last_price_fen", price_fen)
+    set_committed_value(instrument, "last_traded_at", now)
