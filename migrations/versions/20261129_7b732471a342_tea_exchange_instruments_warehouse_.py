@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "7b732471a342"
 down_revision: str | Sequence[str] | None = "92569866e60c"
