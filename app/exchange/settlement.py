@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
+from app.db import utcnow
 from app.exchange import instruments, receipts
 from app.exchange.models import Instrument, Receipt, Trade, TradingMode
 from app.payments import ledger
@@ -93,6 +95,7 @@ def settle_trade(session: Session, trade: Trade, *, now: datetime) -> bool:
     ).rowcount
     if not paid:
         return False
+    set_committed_value(trade, "settled_at", now)
     ledger.post(
         session,
         key=f"exchange-settle:{trade.id}",
@@ -114,12 +117,25 @@ def settle_trade(session: Session, trade: Trade, *, now: datetime) -> bool:
     return True
 
 
-def settle_picked_up(session: Session, receipt: Receipt, *, now: datetime) -> int:
-    """The buyer took its tea out: the trades that gave it this receipt pay their sellers now."""
-    trades = session.scalars(
+def pick_up(
+    session: Session,
+    *,
+    warehouse_id: int,
+    actor_id: int,
+    receipt_id: int,
+    now: datetime | None = None,
+) -> Receipt:
+    """The holder takes its tea out of the warehouse: the receipt is released, and the trade that gave it
+    this receipt pays its seller now rather than at T+N."""
+    now = now or utcnow()
+    receipt = receipts.release_receipt(
+        session, warehouse_id=warehouse_id, actor_id=actor_id, receipt_id=receipt_id, now=now
+    )
+    for trade in session.scalars(
         select(Trade).where(Trade.receipt_id == receipt.id, Trade.settled_at.is_(None))
-    ).all()
-    return sum(settle_trade(session, trade, now=now) for trade in trades)
+    ):
+        settle_trade(session, trade, now=now)
+    return receipt
 
 
 def settle_due(session: Session, *, now: datetime, limit: int = 500) -> int:

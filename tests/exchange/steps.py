@@ -46,9 +46,9 @@ def seller_with_receipt(session, instrument, *, kg: int = 100):
     return seller, receipt_for(session, instrument, seller, kg=kg)
 
 
-def receipt_for(session, instrument, holder, *, kg: int = 100):
+def receipt_for(session, instrument, holder, *, kg: int = 100, store=None):
     """The warehouse weighs in `kg` of the instrument's tea for `holder` and issues it a receipt."""
-    store = warehouse()
+    store = store or warehouse()
     return receipts.issue_receipt(
         session,
         warehouse_id=store.organisation_id,
