@@ -184,6 +184,7 @@ def register_api(app: Flask) -> None:
     from app.accounts import api as accounts_api
     from app.catalog import api as catalog_api
     from app.contracts import api as contracts_api
+    from app.exchange import api as exchange_api
     from app.live import api as live_api
     from app.logistics import api as logistics_api
     from app.orders import api as orders_api
@@ -207,6 +208,7 @@ def register_api(app: Flask) -> None:
         contracts_api.blp,
         logistics_api.blp,
         live_api.blp,
+        exchange_api.blp,
     ):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)

@@ -247,6 +247,12 @@ HOSTS = member_of(
     SELLER_KINDS,
     [Role.owner, Role.manager, Role.host],
 )
+# Who trades on the exchange for a member: the people who buy or sell for it.
+EXCHANGE_MEMBERS = ORDER_STAFF
+# Who weighs tea in and out of an approved warehouse and issues its receipts.
+WAREHOUSE_STAFF = member_of(
+    N_("warehouse staff"), [OrgKind.warehouse], [Role.owner, Role.manager, Role.staff]
+)
 PLATFORM_ADMIN = member_of(N_("platform admins"), [OrgKind.platform], [Role.owner, Role.admin])
 
 _RULE_ATTRIBUTE = "__access_rule__"

@@ -49,14 +49,14 @@ def create_english(
     """Put a whole lot up for an English auction (竞买)."""
     now = now or utcnow()
     instrument = _instrument(session, symbol, TradingMode.english, lots)
-    for field, fen in (("start_fen", start_fen), ("increment_fen", increment_fen)):
+    for field, fen in (("start_yuan", start_fen), ("increment_yuan", increment_fen)):
         if fen <= 0 or fen % instrument.tick_fen:
             raise RuleViolation(
                 _("Prices are whole ticks of %(tick)s.", tick=money(instrument.tick_fen)),
                 field=field,
             )
     if reserve_fen and reserve_fen < start_fen:
-        raise RuleViolation(_("The reserve cannot be below the start price."), field="reserve_fen")
+        raise RuleViolation(_("The reserve cannot be below the start price."), field="reserve_yuan")
     if ends_at - starts_at < timedelta(minutes=MIN_MINUTES) or ends_at - now > timedelta(
         days=MAX_DAYS
     ):
@@ -107,9 +107,13 @@ def create_dutch(
     instrument = _instrument(session, symbol, TradingMode.dutch, lots)
     if not 0 < floor_fen < start_fen:
         raise RuleViolation(
-            _("The floor must be above zero and below the start price."), field="floor_fen"
+            _("The floor must be above zero and below the start price."), field="floor_yuan"
         )
-    for field, fen in (("start_fen", start_fen), ("step_fen", step_fen), ("floor_fen", floor_fen)):
+    for field, fen in (
+        ("start_yuan", start_fen),
+        ("step_yuan", step_fen),
+        ("floor_yuan", floor_fen),
+    ):
         if fen % instrument.tick_fen:
             raise RuleViolation(
                 _("Prices are whole ticks of %(tick)s.", tick=money(instrument.tick_fen)),
@@ -117,7 +121,7 @@ def create_dutch(
             )
     if step_fen <= 0 or interval_seconds < 5:
         raise RuleViolation(
-            _("The clock steps down at least one tick every 5 seconds or more."), field="step_fen"
+            _("The clock steps down at least one tick every 5 seconds or more."), field="step_yuan"
         )
     starts_at = max(starts_at, now)
     steps_to_floor = -(-(start_fen - floor_fen) // step_fen)
@@ -187,16 +191,16 @@ def place_bid(
     auction = _locked(session, auction_id, TradingMode.english)
     _check_running(auction, organisation_id, now)
     if auction.leader_id == organisation_id:
-        raise Conflict(_("You are already the highest bidder."), field="price_fen")
+        raise Conflict(_("You are already the highest bidder."), field="price_yuan")
     if price_fen < auction.least_bid():
         raise Conflict(
             _("A bid must be at least %(price)s per kg now.", price=money(auction.least_bid())),
-            field="price_fen",
+            field="price_yuan",
         )
     if price_fen % auction.instrument.tick_fen:
         raise RuleViolation(
             _("Prices are whole ticks of %(tick)s.", tick=money(auction.instrument.tick_fen)),
-            field="price_fen",
+            field="price_yuan",
         )
     kg = auction.lots * auction.instrument.lot_kg
     seq = auction.bid_count + 1

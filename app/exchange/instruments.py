@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
+from app.catalog.models import Grade, Product
 from app.db import LOCAL_TIME
 from app.errors import Conflict, NotFound, RuleViolation
 from app.exchange.models import DEFAULT_MODES, MODE_LABELS, Instrument, TradingMode
@@ -37,6 +38,7 @@ def create_instrument(
 ) -> Instrument:
     """Open a new instrument for trading (exchange staff)."""
     symbol = symbol.upper()
+    check_product_grade(session, product_id, grade_id)
     if session.scalar(select(Instrument.id).where(Instrument.symbol == symbol)):
         raise Conflict(_("The symbol %(symbol)s is taken.", symbol=symbol), field="symbol")
     if previous_close_fen % tick_fen:
@@ -69,6 +71,15 @@ def create_instrument(
         payload={"symbol": symbol},
     )
     return instrument
+
+
+def check_product_grade(session: Session, product_id: int, grade_id: int) -> None:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise RuleViolation(_("No such product."), field="product_id")
+    grade = session.get(Grade, grade_id)
+    if grade is None or grade.scale_id != product.grade_scale_id:
+        raise RuleViolation(_("That grade is not one of this product's grades."), field="grade_id")
 
 
 def set_halt(
@@ -157,7 +168,7 @@ def price_range(instrument: Instrument) -> tuple[int, int]:
     return -(-low // tick) * tick, high // tick * tick
 
 
-def check_price(instrument: Instrument, price_fen: int, field: str = "price_fen") -> None:
+def check_price(instrument: Instrument, price_fen: int, field: str = "price_yuan") -> None:
     """Refuse a price off the tick, or outside the price band or the daily limit."""
     if price_fen % instrument.tick_fen:
         raise RuleViolation(

@@ -11,13 +11,16 @@ import secrets
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
+from app.accounts.models import Organisation
+from app.catalog.models import Batch
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
+from app.exchange.instruments import check_product_grade
 from app.exchange.models import (
     RECEIPT_LABELS,
     Instrument,
@@ -42,7 +45,7 @@ def issue_receipt(
     grade_id: int,
     net_kg: int,
     packages: int,
-    batch_id: int | None = None,
+    batch_code: str = "",
     inspection: str = "",
     now: datetime | None = None,
 ) -> Receipt:
@@ -50,6 +53,16 @@ def issue_receipt(
     now = now or utcnow()
     if net_kg <= 0 or packages <= 0:
         raise RuleViolation(_("A receipt is for at least one kg in one package."), field="net_kg")
+    if session.get(Organisation, holder_id) is None:
+        raise RuleViolation(_("No member with that number."), field="holder_id")
+    check_product_grade(session, product_id, grade_id)
+    batch_id = None
+    if batch_code:
+        batch_id = session.scalar(select(Batch.id).where(Batch.code == batch_code))
+        if batch_id is None:
+            raise RuleViolation(
+                _("No batch has the code %(code)s.", code=batch_code), field="batch_code"
+            )
     receipt = Receipt(
         number=_number(now),
         warehouse_id=warehouse_id,

@@ -1,0 +1,504 @@
+"""JSON API for the tea exchange: market data (instruments, book, trades, candles), limit orders, the
+member's deposit, warehouse receipts, listed lots and auctions."""
+
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from app.auth import (
+    EXCHANGE_MEMBERS,
+    EXCHANGE_STAFF,
+    PUBLIC,
+    SIGNED_IN,
+    WAREHOUSE_STAFF,
+    OrgKind,
+    current_actor,
+    requires,
+)
+from app.db import get_session, transaction, utcnow
+from app.errors import NotFound
+from app.exchange import (
+    auctions,
+    deposits,
+    instruments,
+    lots,
+    queries,
+    receipts,
+    settlement,
+    trading,
+)
+from app.exchange.models import Auction, Bid, ExchangeOrder, Lot, Receipt, Trade, TradingMode
+from app.exchange.schemas import (
+    AmountSchema,
+    AuctionDetailSchema,
+    AuctionSchema,
+    BidOutSchema,
+    BidSchema,
+    BookSchema,
+    CandleQuery,
+    CandleSchema,
+    CreateAuctionSchema,
+    CreateInstrumentSchema,
+    DepositSchema,
+    ExchangeOrderListQuery,
+    ExchangeOrderSchema,
+    HaltSchema,
+    InstrumentSchema,
+    IssueReceiptSchema,
+    ListLotSchema,
+    LotSchema,
+    MergeSchema,
+    PlacedSchema,
+    PlaceExchangeOrderSchema,
+    PublicTradeSchema,
+    ReceiptSchema,
+    SplitSchema,
+    TakeSchema,
+    TradeListQuery,
+    TradeSchema,
+)
+from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
+
+blp = Blueprint(
+    "exchange_api",
+    __name__,
+    url_prefix="/api/v1/exchange",
+    description="The tea exchange (遵义茶叶交易中心): market data, orders, deposits, receipts, lots, auctions.",
+)
+
+
+@blp.route("/instruments", methods=["GET"])
+@blp.response(200, InstrumentSchema(many=True))
+@requires(PUBLIC)
+def instruments_index():
+    """Every instrument with its rules, last price and the price range an order may carry now."""
+    return [row["instrument"] for row in queries.overview(get_session(), utcnow())]
+
+
+@blp.route("/instruments", methods=["POST"])
+@blp.arguments(CreateInstrumentSchema)
+@blp.response(201, InstrumentSchema)
+@requires(EXCHANGE_STAFF)
+def instruments_create(data):
+    """Open an instrument for trading, with its rules (exchange staff)."""
+    with transaction() as write:
+        instruments.create_instrument(
+            write,
+            actor_id=current_actor().user_id,
+            tick_fen=data.pop("tick_yuan"),
+            previous_close_fen=data.pop("previous_close_yuan"),
+            **data,
+        )
+    return instruments.instrument_by_symbol(get_session(), data["symbol"])
+
+
+@blp.route("/instruments/<symbol>", methods=["GET"])
+@blp.response(200, InstrumentSchema)
+@requires(PUBLIC)
+def instrument_detail(symbol: str):
+    """One instrument's rules and state."""
+    return instruments.instrument_by_symbol(get_session(), symbol)
+
+
+@blp.route("/instruments/<symbol>/book", methods=["GET"])
+@blp.response(200, BookSchema)
+@requires(PUBLIC)
+def book(symbol: str):
+    """Order book depth: the best ten price levels of each side, with lots and orders at each."""
+    reads = get_session()
+    return queries.book(reads, instruments.instrument_by_symbol(reads, symbol))
+
+
+@blp.route("/instruments/<symbol>/trades", methods=["GET"])
+@blp.arguments(TradeListQuery, location="query")
+@blp.response(200, PublicTradeSchema(many=True))
+@requires(PUBLIC)
+def trades(query, symbol: str):
+    """The instrument's latest trades in every mode, newest first (no names)."""
+    reads = get_session()
+    instrument = instruments.instrument_by_symbol(reads, symbol)
+    return queries.recent_trades(reads, instrument.id, query["limit"])
+
+
+@blp.route("/instruments/<symbol>/candles", methods=["GET"])
+@blp.arguments(CandleQuery, location="query")
+@blp.response(200, CandleSchema(many=True))
+@requires(PUBLIC)
+def candles(query, symbol: str):
+    """Open, high, low, close and volume per interval (5m, 1h, 1d; China time), oldest first."""
+    reads = get_session()
+    instrument = instruments.instrument_by_symbol(reads, symbol)
+    return queries.candles(reads, instrument.id, now=utcnow(), **query)
+
+
+@blp.route("/instruments/<symbol>/halt", methods=["POST"])
+@blp.arguments(HaltSchema)
+@blp.response(200, InstrumentSchema)
+@requires(EXCHANGE_STAFF)
+def halt(data, symbol: str):
+    """Halt an instrument: new orders, bids and takes are refused at once, on every web worker."""
+    return _halt(symbol, halted=True, **data)
+
+
+@blp.route("/instruments/<symbol>/resume", methods=["POST"])
+@blp.response(200, InstrumentSchema)
+@requires(EXCHANGE_STAFF)
+def resume(symbol: str):
+    """Resume trading in a halted instrument."""
+    return _halt(symbol, halted=False)
+
+
+def _halt(symbol: str, *, halted: bool, **data):
+    with transaction() as write:
+        instruments.set_halt(
+            write, actor_id=current_actor().user_id, symbol=symbol, halted=halted, **data
+        )
+    return instruments.instrument_by_symbol(get_session(), symbol)
+
+
+# --- orders (continuous matching) --------------------------------------------------------------------
+
+
+@blp.route("/orders", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
+@blp.arguments(PlaceExchangeOrderSchema)
+@blp.response(201, PlacedSchema)
+@blp.alt_response(200, schema=PlacedSchema, description="A replay of an Idempotency-Key.")
+@requires(EXCHANGE_MEMBERS)
+def place(data):
+    """Place a limit order: it trades at once at resting prices, and what is left rests (gtc) or is
+    cancelled (ioc). A buy's money is reserved from the deposit; a sell offers part of a receipt."""
+    key = idempotency_key()
+    actor = current_actor()
+    with transaction() as write:
+        placed = trading.place_order(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            price_fen=data.pop("price_yuan"),
+            idempotency_key=key,
+            **data,
+        )
+    reads = get_session()
+    result = {
+        "order": reads.get(ExchangeOrder, placed.order.id),
+        "trades": [reads.get(Trade, trade.id) for trade in placed.trades],
+    }
+    return result, 200 if placed.replayed else 201
+
+
+@blp.route("/orders", methods=["GET"])
+@blp.arguments(ExchangeOrderListQuery, location="query")
+@blp.response(200, ExchangeOrderSchema(many=True))
+@requires(EXCHANGE_MEMBERS)
+def orders_index(query):
+    """Your orders: open ones (the default) or all, newest first."""
+    actor = current_actor()
+    return queries.orders_of(
+        get_session(), actor.organisation_id, open_only=query["status"] == "open"
+    )
+
+
+@blp.route("/orders/<int:order_id>", methods=["GET"])
+@blp.response(200, ExchangeOrderSchema)
+@requires(EXCHANGE_MEMBERS)
+def order_detail(order_id: int):
+    """One of your orders."""
+    order = get_session().get(ExchangeOrder, order_id)
+    if order is None or order.organisation_id != current_actor().organisation_id:
+        raise NotFound(_("You have no such order."))
+    return order
+
+
+@blp.route("/orders/<int:order_id>", methods=["DELETE"])
+@blp.response(200, ExchangeOrderSchema)
+@requires(EXCHANGE_MEMBERS)
+def cancel(order_id: int):
+    """Cancel an open order: what it still reserved, or its receipt, is free again."""
+    actor = current_actor()
+    with transaction() as write:
+        trading.cancel_order(
+            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
+        )
+    return get_session().get(ExchangeOrder, order_id)
+
+
+@blp.route("/trades", methods=["GET"])
+@blp.response(200, TradeSchema(many=True))
+@requires(EXCHANGE_MEMBERS)
+def my_trades():
+    """Your trades in every mode, newest first, with when each settles."""
+    return queries.trades_of(get_session(), current_actor().organisation_id)
+
+
+# --- the deposit -------------------------------------------------------------------------------------
+
+
+@blp.route("/deposit", methods=["GET"])
+@blp.response(200, DepositSchema)
+@requires(EXCHANGE_MEMBERS)
+def deposit():
+    """Your exchange deposit: what is free, what backs open bids and orders, and your wallet."""
+    return deposits.deposit_of(get_session(), current_actor().organisation_id)
+
+
+@blp.route("/deposit/fund", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
+@blp.arguments(AmountSchema)
+@blp.response(200, DepositSchema)
+@requires(EXCHANGE_MEMBERS)
+def fund(data):
+    """Move money from your platform wallet into your exchange deposit."""
+    return _deposit_step(deposits.fund_deposit, data)
+
+
+@blp.route("/deposit/withdraw", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
+@blp.arguments(AmountSchema)
+@blp.response(200, DepositSchema)
+@requires(EXCHANGE_MEMBERS)
+def withdraw(data):
+    """Move free deposit money back to your platform wallet."""
+    return _deposit_step(deposits.withdraw_deposit, data)
+
+
+def _deposit_step(step, data):
+    actor = current_actor()
+    with transaction() as write:
+        return step(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            amount_fen=data["amount_yuan"],
+            idempotency_key=idempotency_key(),
+        )
+
+
+# --- receipts ------------------------------------------------------------------------------------------
+
+
+@blp.route("/receipts", methods=["GET"])
+@blp.response(200, ReceiptSchema(many=True))
+@requires(SIGNED_IN)
+def receipts_index():
+    """Your live receipts; for a warehouse, every live receipt it issued."""
+    actor = current_actor()
+    warehouse = actor.kind == OrgKind.warehouse
+    return queries.receipts_of(get_session(), actor.organisation_id, warehouse=warehouse)
+
+
+@blp.route("/receipts", methods=["POST"])
+@blp.arguments(IssueReceiptSchema)
+@blp.response(201, ReceiptSchema)
+@requires(WAREHOUSE_STAFF)
+def issue(data):
+    """Issue a warehouse receipt to a depositor for tea weighed and graded in."""
+    actor = current_actor()
+    with transaction() as write:
+        receipt = receipts.issue_receipt(
+            write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, **data
+        )
+    return get_session().get(Receipt, receipt.id)
+
+
+@blp.route("/receipts/<int:receipt_id>/split", methods=["POST"])
+@blp.arguments(SplitSchema)
+@blp.response(201, ReceiptSchema)
+@requires(EXCHANGE_MEMBERS)
+def split(data, receipt_id: int):
+    """Split kilograms off a receipt you hold into a new receipt."""
+    actor = current_actor()
+    with transaction() as write:
+        part = receipts.split_receipt(
+            write,
+            holder_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            receipt_id=receipt_id,
+            **data,
+        )
+    return get_session().get(Receipt, part.id)
+
+
+@blp.route("/receipts/merge", methods=["POST"])
+@blp.arguments(MergeSchema)
+@blp.response(200, ReceiptSchema)
+@requires(EXCHANGE_MEMBERS)
+def merge(data):
+    """Merge receipts you hold of one product and grade in one warehouse into the first of them."""
+    actor = current_actor()
+    with transaction() as write:
+        merged = receipts.merge_receipts(
+            write, holder_id=actor.organisation_id, actor_id=actor.user_id, **data
+        )
+    return get_session().get(Receipt, merged.id)
+
+
+@blp.route("/receipts/<int:receipt_id>/release", methods=["POST"])
+@blp.response(200, ReceiptSchema)
+@requires(WAREHOUSE_STAFF)
+def release(receipt_id: int):
+    """The holder has taken the tea out: the receipt is closed, and its trade pays the seller now."""
+    actor = current_actor()
+    with transaction() as write:
+        settlement.pick_up(
+            write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, receipt_id=receipt_id
+        )
+    return get_session().get(Receipt, receipt_id)
+
+
+# --- listed lots -----------------------------------------------------------------------------------------
+
+
+@blp.route("/lots", methods=["GET"])
+@blp.response(200, LotSchema(many=True))
+@requires(PUBLIC)
+def lots_index():
+    """Lots listed now, cheapest first."""
+    return queries.open_lots(get_session())
+
+
+@blp.route("/lots", methods=["POST"])
+@blp.arguments(ListLotSchema)
+@blp.response(201, LotSchema)
+@requires(EXCHANGE_MEMBERS)
+def list_lot(data):
+    """List lots of a receipt you hold at a fixed price per kg (挂牌)."""
+    actor = current_actor()
+    with transaction() as write:
+        lot = lots.list_lot(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            price_fen=data.pop("price_yuan"),
+            **data,
+        )
+    return get_session().get(Lot, lot.id)
+
+
+@blp.route("/lots/<int:lot_id>/take", methods=["POST"])
+@blp.arguments(TakeSchema)
+@blp.response(201, TradeSchema)
+@requires(EXCHANGE_MEMBERS)
+def take(data, lot_id: int):
+    """Take lots of a listing at its price (摘牌), paid from your deposit at once."""
+    actor = current_actor()
+    with transaction() as write:
+        trade = lots.take_lot(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            lot_id=lot_id,
+            **data,
+        )
+    return get_session().get(Trade, trade.id)
+
+
+@blp.route("/lots/<int:lot_id>", methods=["DELETE"])
+@blp.response(200, LotSchema)
+@requires(EXCHANGE_MEMBERS)
+def delist(lot_id: int):
+    """Withdraw what is left of your listed lot; its receipt is free again."""
+    actor = current_actor()
+    with transaction() as write:
+        lots.delist_lot(
+            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, lot_id=lot_id
+        )
+    return get_session().get(Lot, lot_id)
+
+
+# --- auctions ----------------------------------------------------------------------------------------------
+
+
+@blp.route("/auctions", methods=["GET"])
+@blp.response(200, AuctionSchema(many=True))
+@requires(PUBLIC)
+def auctions_index():
+    """Open auctions, soonest to close first, then those closed in the last week."""
+    return queries.auctions_list(get_session(), now=utcnow())
+
+
+@blp.route("/auctions", methods=["POST"])
+@blp.arguments(CreateAuctionSchema)
+@blp.response(201, AuctionSchema)
+@requires(EXCHANGE_MEMBERS)
+def create_auction(data):
+    """Put receipt-backed lots up for an English auction or on a Dutch clock."""
+    actor = current_actor()
+    with transaction() as write:
+        auction = create_auction_from(write, actor, data)
+    return get_session().get(Auction, auction.id)
+
+
+def create_auction_from(write, actor, data) -> Auction:
+    """The auction a form or API call describes (prices typed in yuan, kept in fen)."""
+    common = {
+        "organisation_id": actor.organisation_id,
+        "actor_id": actor.user_id,
+        "symbol": data["symbol"],
+        "receipt_id": data["receipt_id"],
+        "lots": data["lots"],
+        "start_fen": data["start_yuan"],
+        "starts_at": data["starts_at"],
+    }
+    if data["kind"] == TradingMode.english:
+        return auctions.create_english(
+            write,
+            **common,
+            increment_fen=data["increment_yuan"],
+            reserve_fen=data.get("reserve_yuan") or 0,
+            ends_at=data["ends_at"],
+            extend_seconds=data["extend_seconds"],
+        )
+    return auctions.create_dutch(
+        write,
+        **common,
+        step_fen=data["step_yuan"],
+        interval_seconds=data["interval_seconds"],
+        floor_fen=data["floor_yuan"],
+    )
+
+
+@blp.route("/auctions/<int:auction_id>", methods=["GET"])
+@blp.response(200, AuctionDetailSchema)
+@requires(PUBLIC)
+def auction_detail(auction_id: int):
+    """An auction with its bids, newest first (and a Dutch clock's price now)."""
+    auction = get_session().get(Auction, auction_id)
+    if auction is None:
+        raise NotFound(_("No such auction."))
+    return auction
+
+
+@blp.route("/auctions/<int:auction_id>/bids", methods=["POST"])
+@blp.arguments(BidSchema)
+@blp.response(201, BidOutSchema)
+@requires(EXCHANGE_MEMBERS)
+def bid(data, auction_id: int):
+    """Bid in an English auction; the money is reserved from your deposit until you are outbid."""
+    actor = current_actor()
+    with transaction() as write:
+        placed = auctions.place_bid(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            auction_id=auction_id,
+            price_fen=data["price_yuan"],
+        )
+    return get_session().get(Bid, placed.id)
+
+
+@blp.route("/auctions/<int:auction_id>/accept", methods=["POST"])
+@blp.arguments(TakeSchema)
+@blp.response(201, TradeSchema)
+@requires(EXCHANGE_MEMBERS)
+def accept(data, auction_id: int):
+    """Stop a Dutch clock for the lots you name at its price now, paid from your deposit."""
+    actor = current_actor()
+    with transaction() as write:
+        trade = auctions.accept_clock(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            auction_id=auction_id,
+            **data,
+        )
+    return get_session().get(Trade, trade.id)
