@@ -138,6 +138,8 @@ def register_pages(app: Flask) -> None:
     from app.catalog.market import MarketCache
     from app.contracts import views as contracts_views
     from app.dashboards import views as dashboards_views
+    from app.exchange import auction_views, receipt_views
+    from app.exchange import views as exchange_views
     from app.live import views as live_views
     from app.live.stream import Hub
     from app.logistics import views as logistics_views
@@ -160,6 +162,9 @@ def register_pages(app: Flask) -> None:
         contracts_views.bp,
         logistics_views.bp,
         live_views.bp,
+        exchange_views.bp,
+        receipt_views.bp,
+        auction_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.extensions["live.hub"] = Hub(app)  # each web process follows the live events once

@@ -7,7 +7,7 @@ then renders the template with `form` and `form.status` (422 when a field needs 
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import flash, request
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,13 @@ class Form:
                 raise
             self.errors.setdefault(error.field or FORM_ERROR, []).append(error.message)
             return None
+
+    def flash_problems(self) -> None:
+        """Say what was wrong as messages on the next page (a one-button form, or a small form inside a
+        page that shows many things, has no fields of its own to show them beside)."""
+        for messages in self.errors.values():
+            for problem in messages:
+                flash(problem, "error")
 
     def _submitted_values(self) -> dict[str, Any]:
         # An empty input means "not given", so optional fields fall back to their defaults. Values are

@@ -16,6 +16,7 @@ from app.auth import SELF_REGISTERING_KINDS, OrgKind, Role, VerificationStatus
 from app.db import transaction
 from app.demo.catalog import seed_catalog
 from app.demo.contracts import seed_contracts
+from app.demo.exchange import seed_exchange
 from app.demo.live import seed_live
 from app.demo.logistics import seed_logistics
 from app.demo.orders import seed_orders
@@ -274,6 +275,7 @@ def seed_demo(session: Session) -> int:
     seed_contracts(session, by_serial, admin_id)
     seed_logistics(session, by_serial)
     seed_live(session, by_serial)
+    seed_exchange(session, by_serial)
     return created
 
 

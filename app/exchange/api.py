@@ -26,7 +26,7 @@ from app.exchange import (
     settlement,
     trading,
 )
-from app.exchange.models import Auction, Bid, ExchangeOrder, Lot, Receipt, Trade, TradingMode
+from app.exchange.models import Auction, Bid, ExchangeOrder, Lot, Receipt, Trade
 from app.exchange.schemas import (
     AmountSchema,
     AuctionDetailSchema,
@@ -55,6 +55,7 @@ from app.exchange.schemas import (
     TakeSchema,
     TradeListQuery,
     TradeSchema,
+    in_fen,
 )
 from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
 
@@ -424,37 +425,10 @@ def create_auction(data):
     """Put receipt-backed lots up for an English auction or on a Dutch clock."""
     actor = current_actor()
     with transaction() as write:
-        auction = create_auction_from(write, actor, data)
-    return get_session().get(Auction, auction.id)
-
-
-def create_auction_from(write, actor, data) -> Auction:
-    """The auction a form or API call describes (prices typed in yuan, kept in fen)."""
-    common = {
-        "organisation_id": actor.organisation_id,
-        "actor_id": actor.user_id,
-        "symbol": data["symbol"],
-        "receipt_id": data["receipt_id"],
-        "lots": data["lots"],
-        "start_fen": data["start_yuan"],
-        "starts_at": data["starts_at"],
-    }
-    if data["kind"] == TradingMode.english:
-        return auctions.create_english(
-            write,
-            **common,
-            increment_fen=data["increment_yuan"],
-            reserve_fen=data.get("reserve_yuan") or 0,
-            ends_at=data["ends_at"],
-            extend_seconds=data["extend_seconds"],
+        auction = auctions.create_auction(
+            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **in_fen(data)
         )
-    return auctions.create_dutch(
-        write,
-        **common,
-        step_fen=data["step_yuan"],
-        interval_seconds=data["interval_seconds"],
-        floor_fen=data["floor_yuan"],
-    )
+    return get_session().get(Auction, auction.id)
 
 
 @blp.route("/auctions/<int:auction_id>", methods=["GET"])

@@ -30,6 +30,21 @@ from app.payments import ledger
 MIN_MINUTES, MAX_DAYS = 5, 14  # how long an English auction may run
 
 
+def create_auction(session: Session, *, kind: TradingMode, **terms) -> Auction:
+    """Open an English auction or a Dutch clock with the terms of its kind (the others are ignored)."""
+    if kind == TradingMode.english:
+        return create_english(session, **_without(terms, DUTCH_TERMS))
+    return create_dutch(session, **_without(terms, ENGLISH_TERMS))
+
+
+ENGLISH_TERMS = ("increment_fen", "reserve_fen", "ends_at", "extend_seconds")
+DUTCH_TERMS = ("step_fen", "interval_seconds", "floor_fen")
+
+
+def _without(terms: dict, names: tuple[str, ...]) -> dict:
+    return {name: value for name, value in terms.items() if name not in names}
+
+
 def create_english(
     session: Session,
     *,
@@ -40,9 +55,9 @@ def create_english(
     lots: int,
     start_fen: int,
     increment_fen: int,
-    reserve_fen: int,
     starts_at: datetime,
     ends_at: datetime,
+    reserve_fen: int = 0,
     extend_seconds: int = 120,
     now: datetime | None = None,
 ) -> Auction:

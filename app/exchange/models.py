@@ -305,6 +305,13 @@ class AuctionStatus(StrEnum):
     unsold = "unsold"  # closed without a bid at the reserve, or the clock reached its floor with lots left
 
 
+AUCTION_LABELS = {
+    AuctionStatus.open: N_("open"),
+    AuctionStatus.sold: N_("sold"),
+    AuctionStatus.unsold: N_("unsold"),
+}
+
+
 class Auction(Base):
     """An English auction (竞买) of a whole receipt-backed lot, or a Dutch clock auction of its lots."""
 

@@ -193,6 +193,17 @@ def open_lots(session: Session, instrument_id: int | None = None) -> list[Lot]:
     return list(session.scalars(query.order_by(Lot.price_fen, Lot.id)))
 
 
+def lots_of(session: Session, seller_id: int) -> list[Lot]:
+    """A seller's listed lots, newest first."""
+    query = (
+        select(Lot)
+        .where(Lot.seller_id == seller_id)
+        .options(selectinload(Lot.instrument), selectinload(Lot.receipt))
+        .order_by(Lot.id.desc())
+    )
+    return list(session.scalars(query))
+
+
 def auctions_list(session: Session, *, now: datetime, closed_days: int = 7) -> list[Auction]:
     """Open auctions (soonest to close first), then those closed in the last week."""
     query = (

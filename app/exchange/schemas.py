@@ -56,6 +56,14 @@ class PlaceExchangeOrderSchema(Schema):
             )
 
 
+class PlaceOrderForm(PlaceExchangeOrderSchema):
+    """The order entry form: the key it was drawn with makes a double click one order."""
+
+    idempotency_key = Text(
+        load_default=None, validate=[validate.Length(min=1, max=80), validate.Regexp(r"^[^:]+$")]
+    )
+
+
 class ExchangeOrderListQuery(Schema):
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "all"]))
 
@@ -178,6 +186,14 @@ class CandleQuery(Schema):
 
 class TradeListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def in_fen(data: dict) -> dict:
+    """Typed prices (`*_yuan`, already exact fen) under the names the services take (`*_fen`)."""
+    return {
+        (name.removesuffix("_yuan") + "_fen" if name.endswith("_yuan") else name): value
+        for name, value in data.items()
+    }
 
 
 # --- what comes back ---------------------------------------------------------------------------------

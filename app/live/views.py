@@ -295,11 +295,8 @@ def _host_step(session_id: int, service, schema, message: str):
 
 
 def _back_with_problems(form: Form, endpoint: str, session_id: int):
-    """Back to the page the button was on, which says what was wrong (a one-button form has no fields
-    of its own to show them beside)."""
-    for messages in form.errors.values():
-        for problem in messages:
-            flash(problem, "error")
+    """Back to the page the button was on, which says what was wrong."""
+    form.flash_problems()
     return redirect(url_for(endpoint, session_id=session_id))
 
 

@@ -1,7 +1,7 @@
 """Exchange steps as tests take them: an instrument for spring Cuiya, the China Tea City warehouse issuing
 receipts, and traders with money in their exchange deposits."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from app.auth import OrgKind, Role
 from app.exchange import deposits, instruments, receipts
@@ -12,6 +12,8 @@ from tests.factories import member
 from tests.factories.catalog import grade_of, product
 from tests.orders.steps import credit
 
+# An instrument that trades at any hour, for tests that run at the real time of day.
+AROUND_THE_CLOCK = {"trading_days": "1234567", "opens_at": time.min, "closes_at": time.max}
 # A Monday, 10:00 in Meitan: the market is in session.
 MONDAY_10AM = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 SUNDAY_10AM = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)

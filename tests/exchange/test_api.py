@@ -1,6 +1,6 @@
 """The exchange's JSON API as a trading system or a warehouse's software uses it."""
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -8,12 +8,16 @@ from app.auth import OrgKind, Role
 from app.db import LOCAL_TIME, utcnow
 from app.exchange.models import TradingMode
 from tests.contracts.test_api import token
-from tests.exchange.steps import cuiya, receipt_for, trader_with_deposit, warehouse
+from tests.exchange.steps import (
+    AROUND_THE_CLOCK,
+    cuiya,
+    receipt_for,
+    trader_with_deposit,
+    warehouse,
+)
 from tests.factories import member
 from tests.factories.catalog import grade_of, product
 from tests.helpers import ledger_problems
-
-AROUND_THE_CLOCK = {"trading_days": "1234567", "opens_at": time.min, "closes_at": time.max}
 
 
 @pytest.fixture
