@@ -138,7 +138,7 @@ def register_pages(app: Flask) -> None:
     from app.catalog.market import MarketCache
     from app.contracts import views as contracts_views
     from app.dashboards import views as dashboards_views
-    from app.exchange import auction_views, receipt_views
+    from app.exchange import auction_views, receipt_views, tender_views
     from app.exchange import views as exchange_views
     from app.live import views as live_views
     from app.live.stream import Hub
@@ -165,6 +165,7 @@ def register_pages(app: Flask) -> None:
         exchange_views.bp,
         receipt_views.bp,
         auction_views.bp,
+        tender_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.extensions["live.hub"] = Hub(app)  # each web process follows the live events once
@@ -190,6 +191,7 @@ def register_api(app: Flask) -> None:
     from app.catalog import api as catalog_api
     from app.contracts import api as contracts_api
     from app.exchange import api as exchange_api
+    from app.exchange import venue_api as exchange_venue_api
     from app.live import api as live_api
     from app.logistics import api as logistics_api
     from app.orders import api as orders_api
@@ -214,6 +216,7 @@ def register_api(app: Flask) -> None:
         logistics_api.blp,
         live_api.blp,
         exchange_api.blp,
+        exchange_venue_api.blp,
     ):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)

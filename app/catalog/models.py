@@ -5,7 +5,16 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import gettext as _
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -404,6 +413,26 @@ class ListingPrice(Base):
     )
     price_fen: Mapped[int]
     ended_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GradePriceIndex(Base):
+    """A day's price index for one product and grade: the volume-weighted average price per kg of that
+    day's trades on the tea exchange, and the index (100.00 on the base day) it gives. The exchange writes
+    it after each trading day; market-linked contracts read it."""
+
+    __tablename__ = "grade_price_indexes"
+    __table_args__ = (UniqueConstraint("product_id", "grade_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    grade_id: Mapped[int] = mapped_column(ForeignKey("grades.id"))
+    day: Mapped[date] = mapped_column(index=True)  # China time
+    vwap_fen: Mapped[int]  # per kg
+    kg: Mapped[int]
+    value_fen: Mapped[int] = mapped_column(BigInteger)
+    base_day: Mapped[date]
+    points: Mapped[int]  # the index in hundredths: 10000 is 100.00, the base day's
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StockReserve(Base):

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Listing
+from app.catalog.models import GradePriceIndex, Listing, Unit
 from app.contracts.models import Instalment
 from app.contracts.terms import PriceRule
 from app.db import LOCAL_TIME
@@ -62,21 +62,46 @@ def last_trade(session: Session, listing: Listing, day: date) -> Trade | None:
     return Trade(row.id, row.price_fen, row.accepted_at.astimezone(LOCAL_TIME).date())
 
 
+def index_price(session: Session, listing: Listing, day: date) -> tuple[int, date] | None:
+    """The exchange's latest daily index price for the listing's product and grade up to `day`, per unit of
+    the listing (the index is per kg), and the day it is of."""
+    row = session.execute(
+        select(GradePriceIndex.vwap_fen, GradePriceIndex.day, Unit.grams)
+        .join(Unit, Unit.code == listing.unit_code)
+        .where(
+            GradePriceIndex.product_id == listing.product_id,
+            GradePriceIndex.grade_id == listing.grade_id,
+            GradePriceIndex.day <= day,
+        )
+        .order_by(GradePriceIndex.day.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return (row.vwap_fen * row.grams + 500) // 1000, row.day
+
+
 def instalment_price(session: Session, terms: dict, listing: Listing, day: date) -> Price:
-    """The price per unit for a delivery on `day` under `terms`."""
+    """The price per unit for a delivery on `day` under `terms`: the exchange's index for the grade when
+    there is one, else the last spot trade."""
     rule, floor = terms["price_rule"], terms["price_fen"]
     if rule == PriceRule.fixed:
         return Price(floor, "fixed")
-    trade = last_trade(session, listing, day)
-    if trade is None:
-        return Price(floor, "floor:no_market")
-    market = trade.price_fen
+    indexed = index_price(session, listing, day)
+    if indexed is not None:
+        market, kind = indexed[0], "index"
+        source = f"{indexed[0]}:{indexed[1].isoformat()}"
+    else:
+        trade = last_trade(session, listing, day)
+        if trade is None:
+            return Price(floor, "floor:no_market")
+        market, kind = trade.price_fen, "trade"
+        source = f"{trade.order_id}:{trade.price_fen}:{trade.day.isoformat()}"
     if rule == PriceRule.market_linked:
         market = (market * (10_000 + terms["market_adjust_bps"]) + 5_000) // 10_000
-    source = f"{trade.order_id}:{trade.price_fen}:{trade.day.isoformat()}"
     if market <= floor:
-        return Price(floor, f"floor:above_trade:{source}")
-    return Price(market, f"trade:{source}")
+        return Price(floor, f"floor:above_{kind}:{source}")
+    return Price(market, f"{kind}:{source}")
 
 
 def price_source_label(code: str) -> str:
@@ -88,6 +113,14 @@ def price_source_label(code: str) -> str:
         return _("fixed price")
     if rest == "no_market":
         return _("floor price: no market trade yet")
+    if kind == "index" or rest.startswith("above_index:"):
+        price_fen, day = rest.removeprefix("above_index:").split(":")
+        index = _(
+            "the exchange's price index %(price)s on %(day)s", price=money(int(price_fen)), day=day
+        )
+        if kind == "floor":
+            return _("floor price, above the market: %(trade)s", trade=index)
+        return _("market price: %(trade)s", trade=index)
     order_id, price_fen, day = rest.removeprefix("above_trade:").split(":")
     trade = _(
         "last trade %(price)s on %(day)s (order #%(order)s)",

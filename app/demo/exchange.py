@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organisation
-from app.catalog.models import Batch, Grade, Product
+from app.catalog.models import Batch, Grade, Listing, Product
 from app.db import LOCAL_TIME, utcnow
-from app.demo.orders import SUPERMARKET, owner
-from app.exchange import auctions, deposits, instruments, lots, receipts, trading
+from app.demo.orders import SCHOOL, SUPERMARKET, owner
+from app.exchange import auctions, deposits, index, instruments, lots, receipts, tenders, trading
 from app.exchange.matching import TimeInForce
 from app.exchange.models import DEFAULT_MODES, Instrument, Side, TradingMode
 
@@ -60,6 +60,7 @@ def seed_exchange(session: Session, organisations: dict[int, Organisation]) -> i
             idempotency_key="demo",
         )
     _cuiya_offers(session, coop, trader, cuiya, cuiya_receipt, now)
+    _school_tender(session, organisations[SCHOOL], coop, cuiya, now)
     return _black_market(session, coop, trader, market, black, black_receipt, trader_receipt, now)
 
 
@@ -157,6 +158,46 @@ def _cuiya_offers(session, coop, trader, cuiya, receipt, now) -> None:
     )
 
 
+def _school_tender(session, school, coop, cuiya, now) -> None:
+    """The school tenders for its teachers' spring tea; the cooperative has bid from its listing."""
+    tender = tenders.post_tender(
+        session,
+        organisation_id=school.id,
+        actor_id=owner(session, school),
+        title="湄江中学教工春茶",
+        product_id=cuiya.product_id,
+        grade_id=cuiya.grade_id,
+        kg=30,
+        max_price_fen=85_000,
+        delivery_on=(now + timedelta(days=7)).astimezone(LOCAL_TIME).date(),
+        window_start=time(9, 0),
+        window_end=time(11, 0),
+        delivery_point="湄潭县湄江中学后勤处",
+        closes_at=now + timedelta(days=2),
+        note="明前特级，附检测报告",
+        now=now,
+    )
+    listing = session.scalar(
+        select(Listing.id).where(
+            Listing.organisation_id == coop.id,
+            Listing.product_id == cuiya.product_id,
+            Listing.grade_id == cuiya.grade_id,
+            Listing.unit_code == "kg",
+        )
+    )
+    if listing is not None:
+        tenders.place_tender_bid(
+            session,
+            organisation_id=coop.id,
+            organisation_kind=coop.kind,
+            actor_id=owner(session, coop),
+            tender_id=tender.id,
+            listing_id=listing,
+            price_fen=83_000,
+            now=now,
+        )
+
+
 def _black_market(session, coop, trader, market, black, coop_receipt, trader_receipt, now) -> int:
     """Three days of Zunyi Black trades between the cooperative and the supermarket, then a book."""
     trades = 0
@@ -167,6 +208,7 @@ def _black_market(session, coop, trader, market, black, coop_receipt, trader_rec
             fen = round(yuan * 100)
             _order(session, coop, black, Side.sell, fen, 1, moment, receipt_id=coop_receipt.id)
             trades += len(_order(session, market, black, Side.buy, fen, 1, moment).trades)
+        index.compute_index(session, day=day)
     moment = _in_session(now)
     last = black.last_price_fen
     for step, lots_ in ((2, 4), (3, 6)):

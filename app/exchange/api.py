@@ -1,5 +1,5 @@
 """JSON API for the tea exchange: market data (instruments, book, trades, candles), limit orders, the
-member's deposit, warehouse receipts, listed lots and auctions."""
+member's deposit and warehouse receipts. The venues (lots, auctions, tenders, the index) are in venue_api."""
 
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -17,26 +17,19 @@ from app.auth import (
 from app.db import get_session, transaction, utcnow
 from app.errors import NotFound
 from app.exchange import (
-    auctions,
     deposits,
     instruments,
-    lots,
     queries,
     receipts,
     settlement,
     trading,
 )
-from app.exchange.models import Auction, Bid, ExchangeOrder, Lot, Receipt, Trade
+from app.exchange.models import ExchangeOrder, Receipt, Trade
 from app.exchange.schemas import (
     AmountSchema,
-    AuctionDetailSchema,
-    AuctionSchema,
-    BidOutSchema,
-    BidSchema,
     BookSchema,
     CandleQuery,
     CandleSchema,
-    CreateAuctionSchema,
     CreateInstrumentSchema,
     DepositSchema,
     ExchangeOrderListQuery,
@@ -44,18 +37,14 @@ from app.exchange.schemas import (
     HaltSchema,
     InstrumentSchema,
     IssueReceiptSchema,
-    ListLotSchema,
-    LotSchema,
     MergeSchema,
     PlacedSchema,
     PlaceExchangeOrderSchema,
     PublicTradeSchema,
     ReceiptSchema,
     SplitSchema,
-    TakeSchema,
     TradeListQuery,
     TradeSchema,
-    in_fen,
 )
 from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
 
@@ -63,7 +52,7 @@ blp = Blueprint(
     "exchange_api",
     __name__,
     url_prefix="/api/v1/exchange",
-    description="The tea exchange (遵义茶叶交易中心): market data, orders, deposits, receipts, lots, auctions.",
+    description="The tea exchange (遵义茶叶交易中心): market data, orders, deposits, warehouse receipts.",
 )
 
 
@@ -344,135 +333,3 @@ def release(receipt_id: int):
             write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, receipt_id=receipt_id
         )
     return get_session().get(Receipt, receipt_id)
-
-
-# --- listed lots -----------------------------------------------------------------------------------------
-
-
-@blp.route("/lots", methods=["GET"])
-@blp.response(200, LotSchema(many=True))
-@requires(PUBLIC)
-def lots_index():
-    """Lots listed now, cheapest first."""
-    return queries.open_lots(get_session())
-
-
-@blp.route("/lots", methods=["POST"])
-@blp.arguments(ListLotSchema)
-@blp.response(201, LotSchema)
-@requires(EXCHANGE_MEMBERS)
-def list_lot(data):
-    """List lots of a receipt you hold at a fixed price per kg (挂牌)."""
-    actor = current_actor()
-    with transaction() as write:
-        lot = lots.list_lot(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            price_fen=data.pop("price_yuan"),
-            **data,
-        )
-    return get_session().get(Lot, lot.id)
-
-
-@blp.route("/lots/<int:lot_id>/take", methods=["POST"])
-@blp.arguments(TakeSchema)
-@blp.response(201, TradeSchema)
-@requires(EXCHANGE_MEMBERS)
-def take(data, lot_id: int):
-    """Take lots of a listing at its price (摘牌), paid from your deposit at once."""
-    actor = current_actor()
-    with transaction() as write:
-        trade = lots.take_lot(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            lot_id=lot_id,
-            **data,
-        )
-    return get_session().get(Trade, trade.id)
-
-
-@blp.route("/lots/<int:lot_id>", methods=["DELETE"])
-@blp.response(200, LotSchema)
-@requires(EXCHANGE_MEMBERS)
-def delist(lot_id: int):
-    """Withdraw what is left of your listed lot; its receipt is free again."""
-    actor = current_actor()
-    with transaction() as write:
-        lots.delist_lot(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, lot_id=lot_id
-        )
-    return get_session().get(Lot, lot_id)
-
-
-# --- auctions ----------------------------------------------------------------------------------------------
-
-
-@blp.route("/auctions", methods=["GET"])
-@blp.response(200, AuctionSchema(many=True))
-@requires(PUBLIC)
-def auctions_index():
-    """Open auctions, soonest to close first, then those closed in the last week."""
-    return queries.auctions_list(get_session(), now=utcnow())
-
-
-@blp.route("/auctions", methods=["POST"])
-@blp.arguments(CreateAuctionSchema)
-@blp.response(201, AuctionSchema)
-@requires(EXCHANGE_MEMBERS)
-def create_auction(data):
-    """Put receipt-backed lots up for an English auction or on a Dutch clock."""
-    actor = current_actor()
-    with transaction() as write:
-        auction = auctions.create_auction(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **in_fen(data)
-        )
-    return get_session().get(Auction, auction.id)
-
-
-@blp.route("/auctions/<int:auction_id>", methods=["GET"])
-@blp.response(200, AuctionDetailSchema)
-@requires(PUBLIC)
-def auction_detail(auction_id: int):
-    """An auction with its bids, newest first (and a Dutch clock's price now)."""
-    auction = get_session().get(Auction, auction_id)
-    if auction is None:
-        raise NotFound(_("No such auction."))
-    return auction
-
-
-@blp.route("/auctions/<int:auction_id>/bids", methods=["POST"])
-@blp.arguments(BidSchema)
-@blp.response(201, BidOutSchema)
-@requires(EXCHANGE_MEMBERS)
-def bid(data, auction_id: int):
-    """Bid in an English auction; the money is reserved from your deposit until you are outbid."""
-    actor = current_actor()
-    with transaction() as write:
-        placed = auctions.place_bid(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            auction_id=auction_id,
-            price_fen=data["price_yuan"],
-        )
-    return get_session().get(Bid, placed.id)
-
-
-@blp.route("/auctions/<int:auction_id>/accept", methods=["POST"])
-@blp.arguments(TakeSchema)
-@blp.response(201, TradeSchema)
-@requires(EXCHANGE_MEMBERS)
-def accept(data, auction_id: int):
-    """Stop a Dutch clock for the lots you name at its price now, paid from your deposit."""
-    actor = current_actor()
-    with transaction() as write:
-        trade = auctions.accept_clock(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            auction_id=auction_id,
-            **data,
-        )
-    return get_session().get(Trade, trade.id)

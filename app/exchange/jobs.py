@@ -1,9 +1,10 @@
-"""Scheduled exchange work: close auctions whose time is up, and pay sellers whose trades reached T+N."""
+"""Scheduled exchange work: close auctions and tenders whose time is up, pay sellers whose trades reached
+T+N, and after each trading day compute the price index and roll the instruments' reference prices."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from app.db import get_session, transaction, utcnow
-from app.exchange import auctions, settlement
+from app.db import get_session, local_date, transaction, utcnow
+from app.exchange import auctions, index, settlement, tenders
 from app.jobs import Job
 
 
@@ -14,6 +15,16 @@ def close_auctions(now: datetime | None = None) -> dict[str, int]:
     for auction_id in auctions.auctions_due(get_session(), now=now):
         with transaction() as session:
             closed += auctions.close_auction(session, auction_id=auction_id, now=now)
+    return {"closed": closed}
+
+
+def close_tenders(now: datetime | None = None) -> dict[str, int]:
+    """Award each tender whose bidding has closed, in its own transaction."""
+    now = now or utcnow()
+    closed = 0
+    for tender_id in tenders.tenders_due(get_session(), now=now):
+        with transaction() as session:
+            closed += tenders.close_tender(session, tender_id=tender_id, now=now)
     return {"closed": closed}
 
 
@@ -29,12 +40,34 @@ def settle_trades(now: datetime | None = None) -> dict[str, int]:
             return {"settled": settled}
 
 
+def close_day(now: datetime | None = None) -> dict[str, int]:
+    """After a trading day (China time): its price index per grade, and the instruments' new previous close."""
+    day = local_date(now or utcnow()) - timedelta(days=1)
+    with transaction() as session:
+        graded = len(index.compute_index(session, day=day))
+        rolled = index.roll_day(session, day=day)
+    return {"grades": graded, "instruments": rolled}
+
+
 JOBS = [
     Job(
         name="exchange.close_auctions",
         description="Close auctions whose time is up: the winner's trade, or the lot back to its seller.",
         run=close_auctions,
         trigger={"trigger": "interval", "seconds": 5},
+    ),
+    Job(
+        name="exchange.close_tenders",
+        description="Award tenders whose bidding has closed: the lowest bid's contract goes to its seller.",
+        run=close_tenders,
+        trigger={"trigger": "interval", "seconds": 30},
+    ),
+    Job(
+        name="exchange.close_day",
+        description="After each trading day: the daily price index per grade, and each instrument's new "
+        "previous close (the base of the daily limit).",
+        run=close_day,
+        trigger={"trigger": "cron", "hour": 0, "minute": 10},
     ),
     Job(
         name="exchange.settle_trades",

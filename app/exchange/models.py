@@ -6,7 +6,7 @@ Every sale on the exchange is of tea lying in an approved warehouse under an ele
 buy order is backed by money reserved from the member's exchange deposit (保证金).
 """
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -378,3 +378,75 @@ class Bid(Base):
 
     auction: Mapped[Auction] = relationship(back_populates="bids")
     bidder: Mapped[Organisation] = relationship()
+
+
+class TenderStatus(StrEnum):
+    open = "open"  # taking bids until closes_at
+    awarded = "awarded"  # the lowest responsive bid won; its contract is with both sides
+    unawarded = "unawarded"  # closed with no responsive bid
+    withdrawn = "withdrawn"  # the buyer called it off before any bid
+
+
+TENDER_LABELS = {
+    TenderStatus.open: N_("taking bids"),
+    TenderStatus.awarded: N_("awarded"),
+    TenderStatus.unawarded: N_("no responsive bid"),
+    TenderStatus.withdrawn: N_("withdrawn"),
+}
+
+
+class Tender(Base):
+    """A buyer's need put out to tender (竞卖/招标): sellers bid prices down, the lowest responsive bid at the
+    close wins, and the award becomes an order contract between the two."""
+
+    __tablename__ = "exchange_tenders"
+    __table_args__ = (CheckConstraint("kg > 0", name="kg_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    grade_id: Mapped[int] = mapped_column(ForeignKey("grades.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    kg: Mapped[int]
+    max_price_fen: Mapped[int]  # per kg: a bid above it is not responsive
+    delivery_on: Mapped[date]
+    window_start: Mapped[time]
+    window_end: Mapped[time]
+    delivery_point: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[TenderStatus] = mapped_column(default=TenderStatus.open, index=True)
+    bid_count: Mapped[int] = mapped_column(default=0)
+    lowest_fen: Mapped[
+        int | None
+    ]  # the best bid so far, per kg (shown to bidders, not who made it)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    closed_at: Mapped[datetime | None]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    buyer: Mapped[Organisation] = relationship()
+    product: Mapped[Product] = relationship()
+    grade: Mapped[Grade] = relationship()
+    bids: Mapped[list["TenderBid"]] = relationship(
+        back_populates="tender", order_by="TenderBid.id", foreign_keys="TenderBid.tender_id"
+    )
+
+
+class TenderBid(Base):
+    """A seller's offer to fill a tender at a price per kg, from one of its listings (what the contract will
+    be for). A seller may bid again, only lower; its latest bid stands."""
+
+    __tablename__ = "exchange_tender_bids"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("exchange_tenders.id"), index=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
+    placed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    price_fen: Mapped[int]  # per kg
+    won: Mapped[bool] = mapped_column(default=False)
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tender: Mapped[Tender] = relationship(back_populates="bids", foreign_keys=[tender_id])
+    seller: Mapped[Organisation] = relationship()

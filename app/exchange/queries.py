@@ -20,6 +20,9 @@ from app.exchange.models import (
     Receipt,
     ReceiptStatus,
     Side,
+    Tender,
+    TenderBid,
+    TenderStatus,
     Trade,
 )
 
@@ -216,3 +219,26 @@ def auctions_list(session: Session, *, now: datetime, closed_days: int = 7) -> l
         .order_by((Auction.status == AuctionStatus.open).desc(), Auction.ends_at)
     )
     return list(session.scalars(query))
+
+
+def tenders_list(session: Session, *, now: datetime, closed_days: int = 30) -> list[Tender]:
+    """Tenders taking bids (soonest to close first), then those closed in the last month."""
+    query = (
+        select(Tender)
+        .where(
+            (Tender.status == TenderStatus.open)
+            | (Tender.closed_at >= now - timedelta(days=closed_days))
+        )
+        .options(
+            selectinload(Tender.product), selectinload(Tender.grade), selectinload(Tender.buyer)
+        )
+        .order_by((Tender.status == TenderStatus.open).desc(), Tender.closes_at)
+    )
+    return list(session.scalars(query))
+
+
+def bids_of(session: Session, tender_id: int, seller_id: int) -> list[TenderBid]:
+    query = select(TenderBid).where(
+        TenderBid.tender_id == tender_id, TenderBid.seller_id == seller_id
+    )
+    return list(session.scalars(query.order_by(TenderBid.id.desc())))

@@ -188,6 +188,41 @@ class TradeListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
+class PostTenderSchema(Schema):
+    title = Text(required=True, validate=validate.Length(min=1, max=120))
+    product_id = fields.Integer(required=True, validate=ID_RANGE)
+    grade_id = fields.Integer(required=True, validate=ID_RANGE)
+    kg = fields.Integer(required=True, validate=_KG)
+    max_price_yuan = Yuan(
+        required=True, validate=PRICE_RANGE, metadata={"description": "Per kg, yuan."}
+    )
+    delivery_on = fields.Date(required=True)
+    window_start = fields.Time(required=True, metadata={"example": "06:00"})
+    window_end = fields.Time(required=True, metadata={"example": "06:30"})
+    delivery_point = Text(required=True, validate=validate.Length(min=1, max=200))
+    closes_at = LocalDateTime(required=True, metadata={"example": "2026-12-01T17:00"})
+    note = Text(
+        load_default="",
+        validate=validate.Length(max=2000),
+        metadata={"description": "Quality asked for."},
+    )
+
+
+class TenderBidSchema(Schema):
+    listing_id = fields.Integer(
+        required=True,
+        validate=ID_RANGE,
+        metadata={"description": "Your listing the contract will be for."},
+    )
+    price_yuan = Yuan(
+        required=True, validate=PRICE_RANGE, metadata={"description": "Per kg, yuan."}
+    )
+
+
+class IndexQuery(Schema):
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=1000))
+
+
 def in_fen(data: dict) -> dict:
     """Typed prices (`*_yuan`, already exact fen) under the names the services take (`*_fen`)."""
     return {
@@ -417,6 +452,51 @@ class AuctionSchema(Schema):
         lambda auction: auction.price_at(utcnow()) if auction.kind == TradingMode.dutch else None,
         metadata={"description": "Dutch: the clock's price now."},
     )
+
+
+class TenderSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    buyer_id = fields.Integer()
+    product_id = fields.Integer()
+    grade_id = fields.Integer()
+    kg = fields.Integer()
+    max_price_fen = fields.Integer()
+    delivery_on = fields.Date()
+    window_start = fields.Time()
+    window_end = fields.Time()
+    delivery_point = fields.String()
+    note = fields.String()
+    closes_at = fields.DateTime()
+    status = fields.String()
+    bid_count = fields.Integer()
+    lowest_fen = fields.Integer(
+        allow_none=True, metadata={"description": "The best bid so far, per kg."}
+    )
+    contract_id = fields.Integer(
+        allow_none=True, metadata={"description": "The award's order contract."}
+    )
+
+
+class TenderBidOutSchema(Schema):
+    id = fields.Integer()
+    tender_id = fields.Integer()
+    listing_id = fields.Integer()
+    price_fen = fields.Integer()
+    won = fields.Boolean()
+    placed_at = fields.DateTime()
+
+
+class IndexPointSchema(Schema):
+    day = fields.Date()
+    vwap_fen = fields.Integer(
+        metadata={"description": "Volume-weighted average price per kg that day."}
+    )
+    kg = fields.Integer()
+    points = fields.Function(
+        lambda row: row.points / 100, metadata={"description": "100.00 on base_day."}
+    )
+    base_day = fields.Date()
 
 
 class AuctionDetailSchema(AuctionSchema):

@@ -10,7 +10,7 @@ from marshmallow import Schema
 
 from app.auth import EXCHANGE_MEMBERS, PUBLIC, current_actor, requires
 from app.db import get_session, utcnow
-from app.exchange import deposits, instruments, lots, queries, trading
+from app.exchange import deposits, index, instruments, lots, queries, trading
 from app.exchange.models import MODE_LABELS, RECEIPT_LABELS, ReceiptStatus, TradingMode
 from app.exchange.schemas import (
     AmountSchema,
@@ -65,6 +65,7 @@ def instrument(symbol: str):
     actor = current_actor()
     member = EXCHANGE_MEMBERS.refusal(actor) is None
     chart = queries.candles(reads, found.id, interval="1h", limit=72, now=now)
+    history = index.index_history(reads, found.product_id, found.grade_id)
     return render_template(
         "exchange/instrument.html",
         instrument=found,
@@ -75,6 +76,15 @@ def instrument(symbol: str):
         in_session=instruments.in_session(found, now),
         days=instruments.days_text(found.trading_days),
         chart_data=json.dumps(_chart(chart)),
+        index_rows=list(reversed(history))[:7],
+        index_data=json.dumps(
+            {
+                "labels": [row.day.isoformat() for row in history],
+                "points": [row.points / 100 for row in history],
+                "name": _("Price index (base day = 100)"),
+            }
+        ),
+        mode_names=json.dumps({mode.value: _(label) for mode, label in MODE_LABELS.items()}),
         member=member,
         receipt_options=[
             (receipt.id, f"{receipt.number} · {receipt.net_kg} kg")

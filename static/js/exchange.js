@@ -32,18 +32,31 @@
     });
   }
 
+  function indexChart() {
+    const source = document.getElementById("index-data");
+    const canvas = document.getElementById("index-chart");
+    if (!source || !canvas || !window.Chart) return;
+    const data = JSON.parse(source.textContent);
+    new window.Chart(canvas, {
+      type: "line",
+      data: { labels: data.labels, datasets: [{ label: data.name, data: data.points, borderColor: "#9a5b00" }] },
+      options: { responsive: true },
+    });
+  }
+
   function bookAndTrades() {
     const book = document.getElementById("book");
     if (!book) return;
     const rows = document.getElementById("book-rows");
     const trades = document.getElementById("trade-rows");
+    const modes = JSON.parse(book.dataset.modes || "{}");
     every(2, () => {
       if (rows) getJSON(book.dataset.url).then((depth) => {
         rows.replaceChildren();
         const n = Math.max(depth.bids.length, depth.asks.length, 1);
         for (let i = 0; i < n; i += 1) {
           const bid = depth.bids[i]; const ask = depth.asks[i]; const tr = document.createElement("tr");
-          tr.append(cell(bid ? bid.lots : ""), cell(bid ? yuan(bid.price_fen) : "", "num good"), cell(ask ? yuan(ask.price_fen) : "", "num bad"), cell(ask ? ask.lots : ""));
+          tr.append(cell(bid ? bid.lots : ""), cell(bid ? yuan(bid.price_fen) : "", "number good"), cell(ask ? yuan(ask.price_fen) : "", "number bad"), cell(ask ? ask.lots : ""));
           rows.append(tr);
         }
         const empty = document.getElementById("book-empty"); if (empty) empty.hidden = depth.bids.length + depth.asks.length > 0;
@@ -52,7 +65,7 @@
       getJSON(`${book.dataset.trades}?limit=20`).then((tape) => {
         trades.replaceChildren(...tape.map((trade) => {
           const tr = document.createElement("tr");
-          tr.append(cell(new Date(trade.executed_at).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false })), cell(trade.mode), cell(yuan(trade.price_fen), "num"), cell(trade.kg, "num"));
+          tr.append(cell(new Date(trade.executed_at).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false })), cell(modes[trade.mode] || trade.mode), cell(yuan(trade.price_fen), "number"), cell(trade.kg, "number"));
           return tr;
         }));
         const empty = document.getElementById("trades-empty"); if (empty) empty.hidden = tape.length > 0;
@@ -76,7 +89,7 @@
       const bids = document.getElementById("bid-rows");
       if (bids) bids.replaceChildren(...state.bids.map((bid) => {
         const tr = document.createElement("tr");
-        tr.append(cell(bid.seq), cell(yuan(bid.price_fen), "num"), cell(new Date(bid.placed_at).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false })));
+        tr.append(cell(bid.seq), cell(yuan(bid.price_fen), "number"), cell(new Date(bid.placed_at).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false })));
         return tr;
       }));
     };
@@ -84,5 +97,5 @@
     every(2, () => getJSON(panel.dataset.url).then((fresh) => { state = fresh; render(); }).catch(() => {}));
   }
 
-  document.addEventListener("DOMContentLoaded", () => { priceChart(); bookAndTrades(); auction(); });
+  document.addEventListener("DOMContentLoaded", () => { priceChart(); indexChart(); bookAndTrades(); auction(); });
 })();

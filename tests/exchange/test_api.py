@@ -15,7 +15,7 @@ from tests.exchange.steps import (
     trader_with_deposit,
     warehouse,
 )
-from tests.factories import member
+from tests.factories import ListingFactory, member
 from tests.factories.catalog import grade_of, product
 from tests.helpers import ledger_problems
 
@@ -268,6 +268,60 @@ def test_the_exchange_api_is_in_the_openapi_document(client):
         "/api/v1/exchange/lots/{lot_id}/take",
         "/api/v1/exchange/auctions/{auction_id}/bids",
         "/api/v1/exchange/receipts",
+        "/api/v1/exchange/tenders/{tender_id}/bids",
+        "/api/v1/exchange/index/{product_id}/{grade_id}",
     ):
         assert path in paths
     assert "delete" in paths["/api/v1/exchange/orders/{order_id}"]
+
+
+def test_a_school_posts_a_tender_and_a_cooperative_bids_over_the_api(client, session):
+    school = member(kind=OrgKind.school, role=Role.manager)
+    coop = member(kind=OrgKind.cooperative, role=Role.manager)
+    tea = product("meitan_cuiya")
+    listing = ListingFactory(seller=coop.organisation, product_code="meitan_cuiya", unit_code="kg")
+    listing.grade_id = grade_of(tea, "special").id
+    session.flush()
+    closes = utcnow().astimezone(LOCAL_TIME) + timedelta(days=1)
+    need = {
+        "title": "教工春茶",
+        "product_id": tea.id,
+        "grade_id": grade_of(tea, "special").id,
+        "kg": 30,
+        "max_price_yuan": "850",
+        "delivery_on": (closes - timedelta(days=2)).date().isoformat(),
+        "window_start": "09:00",
+        "window_end": "11:00",
+        "delivery_point": "湄江中学后勤处",
+        "closes_at": closes.strftime("%Y-%m-%dT%H:%M"),
+    }
+    school_token = token(school, "agl_x-school")
+    early = client.post("/api/v1/exchange/tenders", json=need, headers=school_token)
+    assert early.status_code == 422 and "delivery_on" in early.get_json()["fields"]
+    need["delivery_on"] = (closes + timedelta(days=5)).date().isoformat()
+    posted = client.post("/api/v1/exchange/tenders", json=need, headers=school_token)
+    assert posted.status_code == 201, posted.get_json()
+    tender_id = posted.get_json()["id"]
+    coop_token = token(coop, "agl_x-coop")
+    over = client.post(
+        f"/api/v1/exchange/tenders/{tender_id}/bids",
+        json={"listing_id": listing.id, "price_yuan": "900"},
+        headers=coop_token,
+    )
+    assert over.status_code == 422 and "¥850.00" in over.get_json()["message"]
+    bid = client.post(
+        f"/api/v1/exchange/tenders/{tender_id}/bids",
+        json={"listing_id": listing.id, "price_yuan": "830"},
+        headers=coop_token,
+    )
+    assert bid.status_code == 201
+    shown = client.get(f"/api/v1/exchange/tenders/{tender_id}").get_json()
+    assert (shown["lowest_fen"], shown["bid_count"], shown["status"]) == (83_000, 1, "open")
+    assert (
+        client.post(
+            f"/api/v1/exchange/tenders/{tender_id}/bids",
+            json={"listing_id": listing.id, "price_yuan": "820"},
+            headers=school_token,
+        ).status_code
+        == 403
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.auth import OrgKind, Role
 from app.db import LOCAL_TIME, utcnow
 from app.exchange import auctions, lots
-from app.exchange.models import Auction, Lot, Receipt, ReceiptStatus
+from app.exchange.models import Auction, Lot, Receipt, ReceiptStatus, Tender
 from app.payments import ledger
 from tests.exchange.steps import (
     AROUND_THE_CLOCK,
@@ -18,7 +18,7 @@ from tests.exchange.steps import (
     trader_with_deposit,
     warehouse,
 )
-from tests.factories import member
+from tests.factories import ListingFactory, member
 from tests.factories.catalog import grade_of, product
 from tests.helpers import ledger_problems, post_form, sign_in
 
@@ -261,3 +261,47 @@ def test_lots_taken_elsewhere_are_gone_from_the_page(client, session, market):
     assert (
         "目前没有这种茶叶的挂牌。" in page and "¥810.00" in page
     )  # no lot left; its price is the last
+
+
+def test_a_school_posts_a_tender_from_the_form_and_a_cooperative_bids_on_its_page(client, session):
+    school = member(kind=OrgKind.school, role=Role.manager)
+    coop = member(kind=OrgKind.cooperative, role=Role.manager)
+    tea = product("meitan_cuiya")
+    listing = ListingFactory(
+        seller=coop.organisation, product_code="meitan_cuiya", unit_code="kg", title="明前特级翠芽"
+    )
+    listing.grade_id = grade_of(tea, "special").id
+    session.flush()
+    sign_in(client, school.user, school.organisation)
+    closes = utcnow().astimezone(LOCAL_TIME) + timedelta(days=1)
+    posted = post_form(
+        client,
+        "/exchange/tenders/new",
+        {
+            "title": "教工春茶",
+            "product_id": tea.id,
+            "grade_id": grade_of(tea, "special").id,
+            "kg": "30",
+            "max_price_yuan": "850",
+            "delivery_on": (closes + timedelta(days=5)).date().isoformat(),
+            "window_start": "09:00",
+            "window_end": "11:00",
+            "delivery_point": "湄江中学后勤处",
+            "closes_at": closes.strftime("%Y-%m-%dT%H:%M"),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "招标已发布" in posted and "教工春茶" in posted
+    tender = session.scalars(select(Tender)).one()
+    sign_in(client, coop.user, coop.organisation)
+    page = client.get(f"/exchange/tenders/{tender.id}").get_data(as_text=True)
+    assert "明前特级翠芽" in page  # its listing to bid from
+    bid = post_form(
+        client,
+        f"/exchange/tenders/{tender.id}/bid",
+        {"listing_id": listing.id, "price_yuan": "830"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "您已报价每千克 ¥830.00" in bid and "¥830.00" in client.get(
+        "/exchange/tenders"
+    ).get_data(as_text=True)
