@@ -290,9 +290,13 @@ def accept_clock(
     return trade
 
 
-def _locked(session: Session, auction_id: int, kind: TradingMode) -> Auction:
+def _locked(session: Session, auction_id: int, kind: TradingMode | None = None) -> Auction | None:
+    """The auction under its row lock, its instrument locked first (instruments.hold says why)."""
+    instrument_id = session.scalar(select(Auction.instrument_id).where(Auction.id == auction_id))
+    if instrument_id is not None:
+        instruments.hold(session, instrument_id)
     auction = session.get(Auction, auction_id, with_for_update=True, populate_existing=True)
-    if auction is None or auction.kind != kind:
+    if auction is None or (kind is not None and auction.kind != kind):
         raise NotFound(_("No such auction."))
     return auction
 
@@ -314,8 +318,8 @@ def close_auction(session: Session, *, auction_id: int, now: datetime | None = N
     """Close an auction whose time is up, exactly once: the English leader at or above the reserve wins;
     otherwise (and for a Dutch clock's unsold lots) the receipt is free again. False if not due or closed."""
     now = now or utcnow()
-    auction = session.get(Auction, auction_id, with_for_update=True, populate_existing=True)
-    if auction is None or auction.status != AuctionStatus.open or auction.ends_at > now:
+    auction = _locked(session, auction_id)
+    if auction.status != AuctionStatus.open or auction.ends_at > now:
         return False
     offered = session.get(Receipt, auction.receipt_id)
     leader, leading = auction.leader_id, auction.leading_fen

@@ -211,6 +211,12 @@ def lock(session: Session, instrument_id: int) -> tuple[int, Instrument]:
     return seq, instrument
 
 
+def hold(session: Session, instrument_id: int) -> Instrument:
+    """Lock the instrument's row before anything that may trade on it (a take, a clock, an auction's close),
+    so every path locks the instrument first, then the venue, then money and receipts: never in a circle."""
+    return session.get(Instrument, instrument_id, with_for_update=True, populate_existing=True)
+
+
 def record_price(session: Session, instrument: Instrument, price_fen: int, now: datetime) -> None:
     """The last trade's price becomes the reference the band is measured from."""
     session.execute(

@@ -83,6 +83,7 @@ def take_lot(
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise NotFound(_("No such listed lot."))
+    instruments.hold(session, lot.instrument_id)
     if lot.seller_id == organisation_id:
         raise RuleViolation(_("You cannot take your own lot."), field="lot_id")
     instruments.check_open(lot.instrument, TradingMode.listing, now)

@@ -230,7 +230,8 @@ def offer_receipt(
     if kg < receipt.net_kg:
         offered = _split(session, receipt, kg, ReceiptStatus.offered, actor_id=actor_id, now=now)
     else:
-        _change_status(session, receipt, ReceiptStatus.held, ReceiptStatus.offered)
+        # Only while it still holds all of it: a part may have been split off since it was read.
+        _change_status(session, receipt, ReceiptStatus.held, ReceiptStatus.offered, net_kg=kg)
         offered = receipt
     _note(session, offered, MoveKind.offered, 0, actor_id=actor_id, now=now)
     return offered
@@ -323,11 +324,21 @@ def release_receipt(
 
 
 def _change_status(
-    session: Session, receipt: Receipt, was: ReceiptStatus, becomes: ReceiptStatus
+    session: Session,
+    receipt: Receipt,
+    was: ReceiptStatus,
+    becomes: ReceiptStatus,
+    *,
+    net_kg: int | None = None,
 ) -> None:
+    """Move the receipt from one status to another, refused if another change got there first (or, given
+    `net_kg`, if it no longer holds exactly that much)."""
+    still = [Receipt.id == receipt.id, Receipt.status == was]
+    if net_kg is not None:
+        still.append(Receipt.net_kg == net_kg)
     changed = session.execute(
         update(Receipt)
-        .where(Receipt.id == receipt.id, Receipt.status == was)
+        .where(*still)
         .values(status=becomes)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -339,6 +350,15 @@ def _change_status(
 def _taken(session: Session, receipt: Receipt) -> Conflict:
     """Why a receipt could not be used: someone else's change got there first."""
     session.refresh(receipt, ["status", "net_kg"])
+    if receipt.status == ReceiptStatus.held:  # still free, but part of it went at the same moment
+        return Conflict(
+            _(
+                "Receipt %(number)s now holds %(kg)d kg: part of it was just used. Try again.",
+                number=receipt.number,
+                kg=receipt.net_kg,
+            ),
+            field="receipt_id",
+        )
     return Conflict(
         _(
             "Receipt %(number)s is not free to use: it is %(status)s.",
