@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.auth import (
     BUYERS,
     CONTRACT_MANAGERS,
+    EXCHANGE_STAFF,
     HOSTS,
     INSPECTORS,
     MEMBER,
@@ -25,6 +26,7 @@ from app.auth import (
     SELLERS,
     SIGNED_IN,
     TRADERS,
+    WAREHOUSE_STAFF,
     Access,
     Actor,
     NotSignedIn,
@@ -95,6 +97,12 @@ EXPECTED_RULES = {
         "trace.qr_code_svg", "trace.label", "catalog_api.catalogue", "catalog_api.Listings GET",
         "catalog_api.ListingResource GET", "catalog_api.batch", "orders_api.stripe_webhook",
         "live.index", "live.watch", "live_api.index", "live_api.detail", "live_api.stream",
+        "exchange.market", "exchange.instrument", "auctions.index", "auctions.detail", "tenders.index",
+        "tenders.detail", "exchange_api.instruments_index", "exchange_api.instrument_detail",
+        "exchange_api.book", "exchange_api.trades", "exchange_api.candles", "exchange_venues_api.lots_index",
+        "exchange_venues_api.auctions_index", "exchange_venues_api.auction_detail",
+        "exchange_venues_api.tenders_index", "exchange_venues_api.tender_detail",
+        "exchange_venues_api.price_index",
     },
     SIGNED_IN: {
         "dashboards.dashboard", "accounts.profile", "accounts.change_password",
@@ -103,7 +111,7 @@ EXPECTED_RULES = {
         "logistics.supply_demand", "logistics_api.supply_demand", "live.follow", "live_api.follow",
     },
     MEMBER: {
-        "dashboards.notices",
+        "dashboards.notices", "exchange_api.receipts_index",
         "accounts.switch_organisation", "organisation.details", "organisation.members",
         "organisation.remove_member", "accounts_api.Members", "accounts_api.Member DELETE",
     },
@@ -125,6 +133,7 @@ EXPECTED_RULES = {
         "logistics_api.vehicles", "logistics_api.add_vehicle", "logistics_api.plan_day", "logistics_api.plan",
         "logistics_api.move_stop", "logistics_api.depart", "logistics_api.arrive", "logistics_api.deliver",
         "logistics_api.harvests", "logistics_api.add_harvest",
+        "tenders.bid", "exchange_venues_api.tender_bid",
     },
     BUYERS: {
         "logistics.points", "logistics.add_closure", "logistics.remove_closure", "logistics.standing_orders",
@@ -135,6 +144,7 @@ EXPECTED_RULES = {
         "orders.put_in_cart", "orders.show_cart", "orders.checkout", "orders.pay", "orders.dispute",
         "orders.pay_by_card", "orders.start_card_payment",
         "orders_api.create", "orders_api.pay", "orders_api.dispute", "live.buy", "live_api.buy",
+        "tenders.new", "tenders.withdraw", "exchange_venues_api.post_tender",
     },
     HOSTS: {
         "live.mine", "live.new", "live.edit", "live.console", "live.change_status", "live.announce",
@@ -156,7 +166,24 @@ EXPECTED_RULES = {
         "contracts_api.create", "contracts_api.send", "contracts_api.propose", "contracts_api.sign",
         "contracts_api.withdraw", "contracts_api.breach", "contracts_api.claim", "contracts_api.decide",
     },
-    ORDER_STAFF: {"orders.cancel", "orders_api.cancel"},
+    ORDER_STAFF: {
+        "orders.cancel", "orders_api.cancel",
+        # the exchange's members (EXCHANGE_MEMBERS): trading, their deposit and receipts
+        "exchange.place", "exchange.cancel", "exchange.take", "exchange.orders", "exchange.move_deposit",
+        "receipts.mine", "receipts.split", "receipts.merge", "receipts.list_lot", "receipts.delist",
+        "auctions.new", "auctions.bid", "auctions.accept",
+        "exchange_api.place", "exchange_api.orders_index", "exchange_api.order_detail", "exchange_api.cancel",
+        "exchange_api.my_trades", "exchange_api.deposit", "exchange_api.fund", "exchange_api.withdraw",
+        "exchange_api.split", "exchange_api.merge", "exchange_venues_api.list_lot", "exchange_venues_api.take",
+        "exchange_venues_api.delist", "exchange_venues_api.create_auction", "exchange_venues_api.bid",
+        "exchange_venues_api.accept",
+    },
+    WAREHOUSE_STAFF: {
+        "receipts.warehouse", "receipts.release", "exchange_api.issue", "exchange_api.release",
+    },
+    EXCHANGE_STAFF: {
+        "exchange_api.instruments_create", "exchange_api.halt", "exchange_api.resume",
+    },
     PLATFORM_ADMIN: {
         "admin.organisations", "admin.organisation", "admin.verify", "admin.reject", "admin.events",
         "accounts_api.organisation_list", "accounts_api.verify", "accounts_api.reject",

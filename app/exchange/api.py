@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from app.auth import (
     EXCHANGE_MEMBERS,
     EXCHANGE_STAFF,
+    MEMBER,
     PUBLIC,
-    SIGNED_IN,
     WAREHOUSE_STAFF,
     OrgKind,
     current_actor,
@@ -268,7 +268,7 @@ def _deposit_step(step, data):
 
 @blp.route("/receipts", methods=["GET"])
 @blp.response(200, ReceiptSchema(many=True))
-@requires(SIGNED_IN)
+@requires(MEMBER)
 def receipts_index():
     """Your live receipts; for a warehouse, every live receipt it issued."""
     actor = current_actor()
