@@ -228,8 +228,18 @@ def register_cli(app: Flask) -> None:
     from app.exchange.cli import exchange_cli
     from app.orders.cli import ledger_cli
     from app.scheduler import jobs_cli, scheduler_cli
+    from app.surveillance.cli import audit_cli, surveillance_cli
 
-    for command in (seed_demo_command, scheduler_cli, jobs_cli, ledger_cli, exchange_cli):
+    commands = (
+        seed_demo_command,
+        scheduler_cli,
+        jobs_cli,
+        ledger_cli,
+        exchange_cli,
+        audit_cli,
+        surveillance_cli,
+    )
+    for command in commands:
         app.cli.add_command(command)
 
 

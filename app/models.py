@@ -17,6 +17,7 @@ def import_all_models() -> None:
     import app.logistics.models
     import app.orders.models
     import app.payments.models
+    import app.surveillance.models
     import app.uploads  # noqa: F401
 
 

@@ -25,6 +25,7 @@ from app.live import jobs as live_jobs
 from app.logistics import jobs as logistics_jobs
 from app.orders import jobs as orders_jobs
 from app.payments import jobs as payments_jobs
+from app.surveillance import jobs as surveillance_jobs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def all_jobs() -> list[Job]:
         *logistics_jobs.JOBS,
         *live_jobs.JOBS,
         *exchange_jobs.JOBS,
+        *surveillance_jobs.JOBS,
     ]
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app import events
 from app.db import utcnow
 from app.errors import Conflict, NotFound, RuleViolation
-from app.exchange import deposits, instruments, receipts, settlement
+from app.exchange import deposits, instruments, members, receipts, settlement
 from app.exchange.models import Auction, AuctionStatus, Bid, Receipt, Trade, TradingMode
 from app.i18n import local_datetime, money
 from app.payments import ledger
@@ -203,6 +203,7 @@ def place_bid(
     """Bid in an English auction: at least the increment above the leader; the money is reserved from the
     bidder's deposit and the outbid leader's is freed. A bid near the close moves the close on."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     auction = _locked(session, auction_id, TradingMode.english)
     _check_running(auction, organisation_id, now)
     if auction.leader_id == organisation_id:
@@ -242,7 +243,17 @@ def place_bid(
     )
     session.add(bid)
     session.flush()  # the event names the bid
-    _record(session, "exchange.bid", auction, now, actor_id=actor_id, bid_id=bid.id, seq=seq)
+    _record(
+        session,
+        "exchange.bid",
+        auction,
+        now,
+        actor_id=actor_id,
+        bid_id=bid.id,
+        seq=seq,
+        bidder_id=organisation_id,
+        price_fen=price_fen,
+    )
     return bid
 
 
@@ -257,6 +268,7 @@ def accept_clock(
 ) -> Trade:
     """Stop the Dutch clock for `lots` at the price of this moment, paid from the buyer's deposit."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     auction = _locked(session, auction_id, TradingMode.dutch)
     _check_running(auction, organisation_id, now)
     if not 0 < lots <= auction.open_lots:
@@ -303,6 +315,11 @@ def _locked(session: Session, auction_id: int, kind: TradingMode | None = None) 
 
 def _check_running(auction: Auction, organisation_id: int, now: datetime) -> None:
     instruments.check_open(auction.instrument, auction.kind, None)
+    if auction.halted:
+        raise Conflict(
+            _("This auction is halted by the exchange: %(reason)s", reason=auction.halt_reason),
+            field="auction_id",
+        )
     if auction.seller_id == organisation_id:
         raise RuleViolation(_("You cannot bid in your own auction."), field="auction_id")
     if auction.status != AuctionStatus.open or now >= auction.ends_at:
@@ -319,7 +336,7 @@ def close_auction(session: Session, *, auction_id: int, now: datetime | None = N
     otherwise (and for a Dutch clock's unsold lots) the receipt is free again. False if not due or closed."""
     now = now or utcnow()
     auction = _locked(session, auction_id)
-    if auction.status != AuctionStatus.open or auction.ends_at > now:
+    if auction.status != AuctionStatus.open or auction.ends_at > now or auction.halted:
         return False
     offered = session.get(Receipt, auction.receipt_id)
     leader, leading = auction.leader_id, auction.leading_fen
@@ -358,9 +375,40 @@ def close_auction(session: Session, *, auction_id: int, now: datetime | None = N
     return True
 
 
+def set_auction_halt(
+    session: Session,
+    *,
+    actor_id: int,
+    auction_id: int,
+    halted: bool,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Auction:
+    """Halt an auction (no bids, no takes, no close) or resume it; a resumed auction whose time ran out
+    while halted gets its anti-sniping window (at least five minutes) to finish."""
+    now = now or utcnow()
+    auction = _locked(session, auction_id)
+    if auction.status != AuctionStatus.open:
+        raise Conflict(_("This auction has closed."), field="auction_id")
+    auction.halted, auction.halt_reason = halted, reason if halted else ""
+    if not halted and auction.ends_at <= now:
+        auction.ends_at = now + timedelta(seconds=max(auction.extend_seconds, 300))
+    _record(
+        session,
+        "exchange.auction_halted" if halted else "exchange.auction_resumed",
+        auction,
+        now,
+        actor_id=actor_id,
+        reason=reason,
+    )
+    return auction
+
+
 def auctions_due(session: Session, *, now: datetime) -> list[int]:
-    """The open auctions whose time is up."""
-    query = select(Auction.id).where(Auction.status == AuctionStatus.open, Auction.ends_at <= now)
+    """The open auctions whose time is up (halted ones wait)."""
+    query = select(Auction.id).where(
+        Auction.status == AuctionStatus.open, Auction.ends_at <= now, Auction.halted.is_(False)
+    )
     return list(session.scalars(query.order_by(Auction.ends_at)))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import events
 from app.db import utcnow
 from app.errors import Conflict, NotFound, RuleViolation
-from app.exchange import instruments, receipts, settlement
+from app.exchange import instruments, members, receipts, settlement
 from app.exchange.models import Lot, LotStatus, Receipt, Trade, TradingMode
 from app.payments import ledger
 
@@ -34,6 +34,7 @@ def list_lot(
 ) -> Lot:
     """List `lots` of a receipt the seller holds at a fixed price (挂牌)."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     instrument = instruments.instrument_by_symbol(session, symbol)
     instruments.check_open(instrument, TradingMode.listing, now)
     instruments.check_lots(instrument, lots)
@@ -80,6 +81,7 @@ def take_lot(
 ) -> Trade:
     """Take part or all of a listed lot (摘牌) at its price, paid from the buyer's exchange deposit."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise NotFound(_("No such listed lot."))

@@ -340,6 +340,10 @@ class Auction(Base):
     leader_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     leading_fen: Mapped[int | None]
     bid_count: Mapped[int] = mapped_column(default=0)
+    halted: Mapped[bool] = mapped_column(
+        default=False
+    )  # by exchange staff: no bids, takes or close
+    halt_reason: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[datetime | None]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -450,3 +454,38 @@ class TenderBid(Base):
 
     tender: Mapped[Tender] = relationship(back_populates="bids", foreign_keys=[tender_id])
     seller: Mapped[Organisation] = relationship()
+
+
+class SuspensionStatus(StrEnum):
+    proposed = "proposed"  # by an officer, waiting for a supervisor
+    active = "active"  # approved by a supervisor: the member may not trade
+    rejected = "rejected"
+    lifted = "lifted"
+
+
+SUSPENSION_LABELS = {
+    SuspensionStatus.proposed: N_("proposed"),
+    SuspensionStatus.active: N_("in force"),
+    SuspensionStatus.rejected: N_("rejected"),
+    SuspensionStatus.lifted: N_("lifted"),
+}
+
+
+class Suspension(Base):
+    """A member barred from trading on the exchange: proposed by an officer, approved by a supervisor who is
+    not the proposer (four eyes), lifted by a supervisor."""
+
+    __tablename__ = "exchange_suspensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[SuspensionStatus] = mapped_column(default=SuspensionStatus.proposed, index=True)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    lifted_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()

@@ -72,6 +72,7 @@ def execute_trade(
         subject=f"instrument:{instrument.id}",
         payload={
             "trade_id": trade.id,
+            "instrument_id": instrument.id,
             "symbol": instrument.symbol,
             "mode": mode.value,
             "buyer_id": buyer_id,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app import events
 from app.db import utcnow
 from app.errors import Conflict, NotFound, RuleViolation
-from app.exchange import deposits, instruments, receipts, settlement
+from app.exchange import deposits, instruments, members, receipts, settlement
 from app.exchange.matching import Book, Outcome, TimeInForce
 from app.exchange.matching import Side as CoreSide
 from app.exchange.models import (
@@ -59,6 +59,7 @@ def place_order(
 ) -> Placed:
     """Place a limit order: it trades at once with what it crosses, and the rest rests (or is cancelled)."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     instrument = instruments.instrument_by_symbol(session, symbol)
     _check(instrument, side, price_fen, lots, receipt_id, now)
     seq, instrument = instruments.lock(session, instrument.id)
@@ -88,7 +89,7 @@ def place_order(
     outcome = _match(session, order, instrument)
     trades = _apply(session, order, instrument, outcome, now)
     _rest(session, order, instrument, outcome, now)
-    _record(session, "exchange.order_placed", order, instrument, now)
+    _record(session, "exchange.order_placed", order, instrument, now, self_trade=outcome.self_trade)
     return Placed(order, trades)
 
 
@@ -322,7 +323,9 @@ def cancel_order(
     return order
 
 
-def _record(session, kind, order: ExchangeOrder, instrument: Instrument, now, *, actor_id=None):
+def _record(
+    session, kind, order: ExchangeOrder, instrument: Instrument, now, *, actor_id=None, **extra
+):
     events.record(
         session,
         kind,
@@ -337,6 +340,9 @@ def _record(session, kind, order: ExchangeOrder, instrument: Instrument, now, *,
             "lots": order.lots,
             "open_lots": order.open_lots,
             "status": order.status.value,
+            "instrument_id": instrument.id,
+            "placed_at": order.created_at.isoformat(),
+            **extra,
         },
         now=now,
     )
