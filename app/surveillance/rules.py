@@ -19,7 +19,7 @@ from app.surveillance.models import Severity
 
 DEFAULTS: dict[str, dict[str, float]] = {
     "self_trade": {"attempts": 1, "window_minutes": 60},
-    "wash_trade": {"window_minutes": 30},
+    "wash_trade": {"window_minutes": 10},  # A sells to B, then B the same kg back to A
     "related_trade": {},
     "spoofing": {"window_minutes": 10, "min_orders": 20, "order_to_trade": 10},
     "rapid_cancel": {"window_minutes": 10, "within_seconds": 5, "cancels": 10},
@@ -173,7 +173,10 @@ class Watcher:
         for earlier in reversed(market.trades):
             if earlier.at < since:
                 break
-            if (earlier.buyer, earlier.seller) == (trade.seller, trade.buyer):
+            if (earlier.buyer, earlier.seller) == (
+                trade.seller,
+                trade.buyer,
+            ) and earlier.kg == trade.kg:
                 return [
                     Finding(
                         "wash_trade",

@@ -31,8 +31,9 @@ class OrganisationFactory(BaseFactory):
     name_zh = factory.Sequence(lambda n: f"湄潭县测试{n}号茶叶专业合作社")
     name_en = factory.Sequence(lambda n: f"Test Tea Cooperative No. {n}")
     credit_code = factory.Sequence(_credit_code)
-    legal_representative = "王建国"
-    contact_phone = "0851-24221234"
+    # Each its own, as real organisations are (surveillance treats a shared one as a relation).
+    legal_representative = factory.Sequence(lambda n: f"王建国{n}")
+    contact_phone = factory.Sequence(lambda n: f"0851-2422{n:04d}")
     town = "兴隆镇"
     village = "龙凤村"
     status = VerificationStatus.verified
