@@ -145,6 +145,8 @@ def register_pages(app: Flask) -> None:
     from app.logistics import views as logistics_views
     from app.orders import admin_views as money_admin_views
     from app.orders import views as orders_views
+    from app.surveillance import staff_views
+    from app.surveillance import views as surveillance_views
     from app.web import without
 
     for blueprint in (
@@ -166,6 +168,8 @@ def register_pages(app: Flask) -> None:
         receipt_views.bp,
         auction_views.bp,
         tender_views.bp,
+        surveillance_views.bp,
+        staff_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.extensions["live.hub"] = Hub(app)  # each web process follows the live events once
@@ -195,6 +199,7 @@ def register_api(app: Flask) -> None:
     from app.live import api as live_api
     from app.logistics import api as logistics_api
     from app.orders import api as orders_api
+    from app.surveillance import api as surveillance_api
 
     api = Api(
         app,
@@ -217,6 +222,7 @@ def register_api(app: Flask) -> None:
         live_api.blp,
         exchange_api.blp,
         exchange_venue_api.blp,
+        surveillance_api.blp,
     ):
         api.register_blueprint(blueprint)
     auth.declare_access(app, "api-docs.openapi_json", auth.PUBLIC)

@@ -222,6 +222,8 @@ ORG_MANAGERS = Access(N_("owners and managers"), member=True, roles=MANAGING_ROL
 EXCHANGE_STAFF = member_of(
     N_("exchange staff"), [OrgKind.exchange], [Role.officer, Role.supervisor]
 )
+# Who approves suspensions and sets the surveillance thresholds (officers propose and act).
+SUPERVISORS = member_of(N_("exchange supervisors"), [OrgKind.exchange], [Role.supervisor])
 SELLERS = member_of(N_("verified sellers"), SELLER_KINDS, [Role.owner, Role.manager, Role.staff])
 BUYERS = member_of(N_("verified buyers"), BUYER_KINDS, [Role.owner, Role.manager, Role.staff])
 # Who signs off a delivery at the gate: the buyer's inspectors, or those who run the buyer.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.db import Base, BigId, utcnow
 from app.i18n import N_
+from app.uploads import Upload
 
 
 class Severity(StrEnum):
@@ -113,6 +114,7 @@ class CaseNote(Base):
 
     case: Mapped[Case] = relationship(back_populates="notes")
     author: Mapped[User] = relationship()
+    upload: Mapped[Upload | None] = relationship()
 
 
 class Threshold(Base):
