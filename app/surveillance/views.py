@@ -1,7 +1,16 @@
 """The surveillance console for exchange staff: the market and the live trade tape, alerts as they come and
 what is done with them, and cases."""
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from marshmallow import Schema
 from sqlalchemy import select
@@ -66,7 +75,7 @@ def live():
     cursor = Cursor.parse(resume) if resume else events.latest_cursor(get_session())
     get_session().commit()  # give the request's connection back: the stream polls on its own
     return Response(
-        stream.frames(cursor),
+        stream_with_context(stream.frames(cursor)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -23,6 +23,7 @@ from tests.exchange.steps import AROUND_THE_CLOCK
 SYMBOL = "CUIYA-S"
 LOT_KG = 5
 CLOSE_FEN = 80_000  # ¥800.00/kg yesterday; ticks of ¥0.10
+OFFICER_TOKEN = "agl_tea-race-13600000001"  # the exchange officer exchange_with_traders makes
 
 
 @dataclass(frozen=True)
