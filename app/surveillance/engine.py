@@ -39,6 +39,7 @@ class Run:
     events: int
     alerts: int
     lag_seconds: float  # how far behind the newest event read the engine was when it read it
+    trades: int = 0
 
 
 def thresholds(session: Session) -> dict[str, dict]:
@@ -77,7 +78,8 @@ class Engine:
                 found[-1].id,
                 now,
             )
-        return Run(len(found), raised, lag)
+        trades = sum(1 for event in found if event.kind == "exchange.trade")
+        return Run(len(found), raised, lag, trades)
 
     def backfill(self, session: Session, *, since: datetime, now: datetime | None = None) -> Run:
         """Run the rules over the events from `since` up to the cursor with a fresh memory; raise only what
