@@ -223,6 +223,9 @@ def _black_market(session, coop, trader, market, black, coop_receipt, trader_rec
             receipt_id=trader_receipt.id,
         )
         _order(session, market, black, Side.buy, last - step * 50, lots_, moment)
+    # The trader's buy meets its own offer first: self-trade prevention cancels it, and the exchange's staff
+    # see a self-trade alert on their console once the rule engine has run.
+    _order(session, trader, black, Side.buy, last + 2 * 50, 1, moment)
     return trades
 
 
