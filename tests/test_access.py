@@ -183,8 +183,8 @@ EXPECTED_RULES = {
         "receipts.warehouse", "receipts.release", "exchange_api.issue", "exchange_api.release",
     },
     EXCHANGE_STAFF: {
-        "exchange_api.instruments_create", "exchange_api.halt", "exchange_api.resume",
-        "surveillance.console", "surveillance.live", "surveillance.alerts", "surveillance.alert",
+        "surveillance_api.open_instrument", "staff.new_instrument", "surveillance.console", "surveillance.live",
+        "surveillance.alerts", "surveillance.alert",
         "surveillance.alert_step", "surveillance.cases", "surveillance.open_case", "surveillance.case",
         "surveillance.note_case", "staff.halt", "staff.resume", "staff.halt_auction", "staff.force_cancel",
         "staff.member", "staff.suspensions", "staff.thresholds", "staff.audit", "staff.audit_csv",

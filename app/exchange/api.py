@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 
 from app.auth import (
     EXCHANGE_MEMBERS,
-    EXCHANGE_STAFF,
     MEMBER,
     PUBLIC,
     WAREHOUSE_STAFF,
@@ -30,11 +29,9 @@ from app.exchange.schemas import (
     BookSchema,
     CandleQuery,
     CandleSchema,
-    CreateInstrumentSchema,
     DepositSchema,
     ExchangeOrderListQuery,
     ExchangeOrderSchema,
-    HaltSchema,
     InstrumentSchema,
     IssueReceiptSchema,
     MergeSchema,
@@ -62,23 +59,6 @@ blp = Blueprint(
 def instruments_index():
     """Every instrument with its rules, last price and the price range an order may carry now."""
     return [row["instrument"] for row in queries.overview(get_session(), utcnow())]
-
-
-@blp.route("/instruments", methods=["POST"])
-@blp.arguments(CreateInstrumentSchema)
-@blp.response(201, InstrumentSchema)
-@requires(EXCHANGE_STAFF)
-def instruments_create(data):
-    """Open an instrument for trading, with its rules (exchange staff)."""
-    with transaction() as write:
-        instruments.create_instrument(
-            write,
-            actor_id=current_actor().user_id,
-            tick_fen=data.pop("tick_yuan"),
-            previous_close_fen=data.pop("previous_close_yuan"),
-            **data,
-        )
-    return instruments.instrument_by_symbol(get_session(), data["symbol"])
 
 
 @blp.route("/instruments/<symbol>", methods=["GET"])
@@ -118,31 +98,6 @@ def candles(query, symbol: str):
     reads = get_session()
     instrument = instruments.instrument_by_symbol(reads, symbol)
     return queries.candles(reads, instrument.id, now=utcnow(), **query)
-
-
-@blp.route("/instruments/<symbol>/halt", methods=["POST"])
-@blp.arguments(HaltSchema)
-@blp.response(200, InstrumentSchema)
-@requires(EXCHANGE_STAFF)
-def halt(data, symbol: str):
-    """Halt an instrument: new orders, bids and takes are refused at once, on every web worker."""
-    return _halt(symbol, halted=True, **data)
-
-
-@blp.route("/instruments/<symbol>/resume", methods=["POST"])
-@blp.response(200, InstrumentSchema)
-@requires(EXCHANGE_STAFF)
-def resume(symbol: str):
-    """Resume trading in a halted instrument."""
-    return _halt(symbol, halted=False)
-
-
-def _halt(symbol: str, *, halted: bool, **data):
-    with transaction() as write:
-        instruments.set_halt(
-            write, actor_id=current_actor().user_id, symbol=symbol, halted=halted, **data
-        )
-    return instruments.instrument_by_symbol(get_session(), symbol)
 
 
 # --- orders (continuous matching) --------------------------------------------------------------------

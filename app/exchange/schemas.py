@@ -254,6 +254,7 @@ class CreateInstrumentSchema(Schema):
     modes = fields.List(
         fields.Enum(TradingMode),
         load_default=None,
+        validate=validate.Length(min=1, error=_l("Enable at least one trading mode.")),
         metadata={"description": "Listing and auctions unless told; matching only when named."},
     )
     trading_days = fields.String(load_default="12345", validate=validate.Regexp(r"^[1-7]{1,7}$"))
@@ -264,10 +265,6 @@ class CreateInstrumentSchema(Schema):
     def _hours(self, data, **_kwargs) -> None:
         if data["opens_at"] >= data["closes_at"]:
             raise ValidationError(_("The market must open before it closes."), "closes_at")
-
-
-class HaltSchema(Schema):
-    reason = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 def instrument_name(instrument) -> str:

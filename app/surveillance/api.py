@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 from app.auth import EXCHANGE_STAFF, SUPERVISORS, current_actor, requires
 from app.db import get_session, transaction
 from app.errors import NotFound
-from app.exchange.models import Suspension
+from app.exchange.models import Instrument, Suspension
+from app.exchange.schemas import CreateInstrumentSchema, InstrumentSchema, in_fen
 from app.surveillance import queries, services
 from app.surveillance.models import Alert, Case, Threshold
 from app.surveillance.rules import DEFAULTS
@@ -147,6 +148,17 @@ def note_case(data, case_id: int):
     with transaction() as write:
         services.note_case(write, actor_id=_staff(), case_id=case_id, **data)
     return get_session().get(Case, case_id)
+
+
+@blp.route("/instruments", methods=["POST"])
+@blp.arguments(CreateInstrumentSchema)
+@blp.response(201, InstrumentSchema)
+@requires(EXCHANGE_STAFF)
+def open_instrument(data):
+    """Open an instrument for trading, with its rules: modes, sessions, tick, lot, band, limit, fee."""
+    with transaction() as write:
+        instrument = services.open_instrument(write, actor_id=_staff(), **in_fen(data))
+    return get_session().get(Instrument, instrument.id)
 
 
 @blp.route("/halts", methods=["POST"])

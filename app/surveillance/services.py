@@ -201,6 +201,20 @@ def set_thresholds(
 # --- actions on the market ------------------------------------------------------------------------------
 
 
+def open_instrument(session: Session, *, actor_id: int, now=None, **rules):
+    """Open an instrument for trading with its rules (exchange staff)."""
+    instrument = instruments.create_instrument(session, actor_id=actor_id, **rules)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="instrument.opened",
+        subject=f"instrument:{instrument.id}",
+        detail={key: str(value) for key, value in rules.items()},
+        now=now,
+    )
+    return instrument
+
+
 def halt_instrument(
     session: Session, *, actor_id: int, symbol: str, halted: bool, reason: str, now=None
 ):

@@ -6,12 +6,17 @@ from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.accounts.models import Organisation
 from app.auth import EXCHANGE_STAFF, SUPERVISORS, current_actor, requires
+from app.catalog.models import Grade, Product
 from app.db import get_session, local_date, utcnow
 from app.errors import NotFound
+from app.exchange.models import MODE_LABELS
+from app.exchange.schemas import CreateInstrumentSchema, in_fen
 from app.forms import Form
+from app.i18n import current_language
 from app.surveillance import queries, services
 from app.surveillance.api import audit_csv_response
 from app.surveillance.models import Threshold
@@ -37,6 +42,44 @@ def _act(schema, action, told: str, back: str):
             flash(told, "success")
     form.flash_problems()
     return redirect(back)
+
+
+@bp.route("/surveillance/instruments/new", methods=["GET", "POST"])
+@requires(EXCHANGE_STAFF)
+def new_instrument():
+    """Open an instrument: product, grade, packaging, modes, sessions, tick, lot, band, limit, fee."""
+    form = Form(
+        CreateInstrumentSchema(),
+        values={"trading_days": "12345", "opens_at": "09:00", "closes_at": "15:00"},
+    )
+    if form.validate_on_submit():
+        if not request.form.getlist("modes"):  # with no box ticked the browser sends nothing
+            form.errors["modes"] = [_("Enable at least one trading mode.")]
+            return _instrument_form(form)
+        opened = form.submit(
+            lambda write: services.open_instrument(
+                write, actor_id=current_actor().user_id, **in_fen(form.data)
+            )
+        )
+        if opened is not None:
+            flash(_("%(symbol)s is open for trading.", symbol=opened.symbol), "success")
+            return redirect(url_for("exchange.instrument", symbol=opened.symbol))
+    return _instrument_form(form)
+
+
+def _instrument_form(form: Form):
+    reads = get_session()
+    language = current_language()
+    products = reads.scalars(select(Product).order_by(Product.id)).all()
+    grades = reads.scalars(select(Grade).order_by(Grade.scale_id, Grade.rank)).all()
+    page = render_template(
+        "surveillance/instrument_form.html",
+        form=form,
+        product_options=[("", "—")] + [(p.id, p.name(language)) for p in products],
+        grade_options=[("", "—")] + [(g.id, g.name(language)) for g in grades],
+        modes=[(mode.value, _(label)) for mode, label in MODE_LABELS.items()],
+    )
+    return page, form.status
 
 
 @bp.route("/surveillance/halts", methods=["POST"])

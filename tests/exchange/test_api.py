@@ -132,24 +132,49 @@ def test_bad_orders_are_refused_naming_the_field_and_the_rule(
 
 def test_a_halt_refuses_new_orders_at_once_and_a_resume_lets_them_in(client, market):
     officer = token(member(kind=OrgKind.exchange, role=Role.officer), "agl_x-officer")
-    halted = client.post(
-        "/api/v1/exchange/instruments/CUIYA-S/halt",
-        json={"reason": "价格异常波动"},
-        headers=officer,
-    )
-    assert halted.status_code == 200 and halted.get_json()["halted"] is True
+    halt = {"symbol": "CUIYA-S", "reason": "价格异常波动"}
+    assert client.post("/api/v1/surveillance/halts", json=halt, headers=officer).status_code == 200
+    assert client.get("/api/v1/exchange/instruments/CUIYA-S").get_json()["halted"] is True
     refused = _order(client, market["buyer"], side="buy", price_yuan="800", lots=1)
     assert refused.status_code == 409 and "价格异常波动" in refused.get_json()["message"]
     assert (
-        client.post(
-            "/api/v1/exchange/instruments/CUIYA-S/halt",
-            json={"reason": "x"},
-            headers=market["buyer"],
-        ).status_code
+        client.post("/api/v1/surveillance/halts", json=halt, headers=market["buyer"]).status_code
         == 403
     )
-    client.post("/api/v1/exchange/instruments/CUIYA-S/resume", headers=officer)
+    client.post(
+        "/api/v1/surveillance/resumptions", json={**halt, "reason": "已核实"}, headers=officer
+    )
     assert _order(client, market["buyer"], side="buy", price_yuan="800", lots=1).status_code == 201
+
+
+def test_exchange_staff_open_an_instrument_with_its_rules(client, session):
+    officer = token(member(kind=OrgKind.exchange, role=Role.officer), "agl_x-opener")
+    tea = product("zunyi_hong")
+    rules = {
+        "symbol": "zyh-s",
+        "product_id": tea.id,
+        "grade_id": grade_of(tea, "special").id,
+        "packaging": "500 g 礼盒",
+        "tick_yuan": "0.5",
+        "lot_kg": 10,
+        "previous_close_yuan": "520",
+        "modes": ["listing", "english"],
+        "opens_at": "09:30",
+        "closes_at": "09:00",
+    }
+    backwards = client.post("/api/v1/surveillance/instruments", json=rules, headers=officer)
+    assert backwards.status_code == 422 and "closes_at" in backwards.get_json()["fields"]
+    opened = client.post(
+        "/api/v1/surveillance/instruments", json={**rules, "closes_at": "15:00"}, headers=officer
+    )
+    assert opened.status_code == 201, opened.get_json()
+    shown = opened.get_json()
+    assert (shown["symbol"], shown["tick_fen"], shown["modes"]) == (
+        "ZYH-S",
+        50,
+        ["english", "listing"],
+    )
+    assert (shown["low_fen"], shown["high_fen"]) == (46_800, 57_200)
 
 
 def test_matching_is_refused_where_the_instrument_does_not_enable_it(client, session):

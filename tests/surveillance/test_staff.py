@@ -23,6 +23,7 @@ from tests.exchange.steps import (
     trader_with_deposit,
 )
 from tests.factories import member
+from tests.factories.catalog import grade_of, product
 from tests.helpers import post_form, sign_in
 
 
@@ -257,3 +258,32 @@ def test_cancelled_orders_are_in_a_members_activity(client, session, staff):
     sign_in(client, officer.user, officer.organisation)
     page = client.get(f"/surveillance/members/{trader.organisation_id}").get_data(as_text=True)
     assert f"#{placed.id}" in page and "1 / 1" in page  # one order, one cancel
+
+
+def test_an_officer_opens_an_instrument_from_the_form(client, session, staff):
+    officer, _supervisor = staff
+    sign_in(client, officer.user, officer.organisation)
+    tea = product("meijiang_cuipian")
+    form = {
+        "symbol": "CUIPIAN-1",
+        "product_id": tea.id,
+        "grade_id": grade_of(tea, "first").id,
+        "packaging": "5 kg 纸箱",
+        "tick_yuan": "0.1",
+        "lot_kg": "5",
+        "previous_close_yuan": "420",
+        "trading_days": "12345",
+        "opens_at": "09:00",
+        "closes_at": "15:00",
+        "modes": ["listing", "english"],
+    }
+    none = post_form(client, "/surveillance/instruments/new", {**form, "modes": []})
+    assert none.status_code == 422
+    opened = post_form(
+        client, "/surveillance/instruments/new", form, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "CUIPIAN-1" in opened and "¥420.00" in opened
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "instrument.opened")
+    ).one()
+    assert entry.actor_id == officer.user_id
