@@ -149,7 +149,7 @@ def _cuiya_offers(session, coop, trader, cuiya, receipt, now) -> None:
         symbol=cuiya.symbol,
         receipt_id=receipt.id,
         lots=4,
-        start_fen=90_000,
+        start_fen=88_000,
         step_fen=500,
         interval_seconds=30,
         floor_fen=78_000,

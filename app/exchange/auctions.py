@@ -63,7 +63,8 @@ def create_english(
 ) -> Auction:
     """Put a whole lot up for an English auction (竞买)."""
     now = now or utcnow()
-    instrument = _instrument(session, symbol, TradingMode.english, lots)
+    members.check_may_trade(session, organisation_id)
+    instrument = _instrument(session, symbol, TradingMode.english, lots, start_fen)
     for field, fen in (("start_yuan", start_fen), ("increment_yuan", increment_fen)):
         if fen <= 0 or fen % instrument.tick_fen:
             raise RuleViolation(
@@ -119,7 +120,8 @@ def create_dutch(
 ) -> Auction:
     """Put lots on a Dutch clock: the price falls from the start by a step each interval to the floor."""
     now = now or utcnow()
-    instrument = _instrument(session, symbol, TradingMode.dutch, lots)
+    members.check_may_trade(session, organisation_id)
+    instrument = _instrument(session, symbol, TradingMode.dutch, lots, floor_fen)
     if not 0 < floor_fen < start_fen:
         raise RuleViolation(
             _("The floor must be above zero and below the start price."), field="floor_yuan"
@@ -160,10 +162,11 @@ def create_dutch(
     )
 
 
-def _instrument(session, symbol, mode, lots):
+def _instrument(session, symbol, mode, lots, start_fen):
     instrument = instruments.instrument_by_symbol(session, symbol)
     instruments.check_open(instrument, mode, None)
     instruments.check_lots(instrument, lots)
+    instruments.check_price(instrument, start_fen, field="start_yuan")
     return instrument
 
 
@@ -213,11 +216,7 @@ def place_bid(
             _("A bid must be at least %(price)s per kg now.", price=money(auction.least_bid())),
             field="price_yuan",
         )
-    if price_fen % auction.instrument.tick_fen:
-        raise RuleViolation(
-            _("Prices are whole ticks of %(tick)s.", tick=money(auction.instrument.tick_fen)),
-            field="price_yuan",
-        )
+    instruments.check_price(auction.instrument, price_fen)  # the tick, the band and the daily limit
     kg = auction.lots * auction.instrument.lot_kg
     seq = auction.bid_count + 1
     deposits.reserve(
@@ -276,6 +275,7 @@ def accept_clock(
             _("Only %(n)d lots are left on the clock.", n=auction.open_lots), field="lots"
         )
     price = auction.price_at(now)
+    instruments.check_price(auction.instrument, price, field="lots")
     left = auction.open_lots - lots
     auction.open_lots = left
     if not left:
@@ -390,9 +390,18 @@ def set_auction_halt(
     auction = _locked(session, auction_id)
     if auction.status != AuctionStatus.open:
         raise Conflict(_("This auction has closed."), field="auction_id")
-    auction.halted, auction.halt_reason = halted, reason if halted else ""
-    if not halted and auction.ends_at <= now:
+    if halted == auction.halted:
+        raise Conflict(
+            _("This auction is halted already.") if halted else _("This auction is not halted.")
+        )
+    if halted:
+        auction.halted_at = now
+    elif auction.kind == TradingMode.dutch:  # the clock goes on from where it stood
+        stood = now - auction.halted_at
+        auction.starts_at, auction.ends_at = auction.starts_at + stood, auction.ends_at + stood
+    elif auction.ends_at <= now:
         auction.ends_at = now + timedelta(seconds=max(auction.extend_seconds, 300))
+    auction.halted, auction.halt_reason = halted, reason if halted else ""
     _record(
         session,
         "exchange.auction_halted" if halted else "exchange.auction_resumed",

@@ -1,31 +1,42 @@
 """Scheduled exchange work: close auctions and tenders whose time is up, pay sellers whose trades reached
 T+N, and after each trading day compute the price index and roll the instruments' reference prices."""
 
+import logging
 from datetime import datetime, timedelta
 
 from app.db import get_session, local_date, transaction, utcnow
 from app.exchange import auctions, index, settlement, tenders
 from app.jobs import Job
 
+log = logging.getLogger(__name__)
+
 
 def close_auctions(now: datetime | None = None) -> dict[str, int]:
     """Close each auction past its time in its own transaction (another run may have closed it already)."""
     now = now or utcnow()
-    closed = 0
+    closed = failed = 0
     for auction_id in auctions.auctions_due(get_session(), now=now):
-        with transaction() as session:
-            closed += auctions.close_auction(session, auction_id=auction_id, now=now)
-    return {"closed": closed}
+        try:
+            with transaction() as session:
+                closed += auctions.close_auction(session, auction_id=auction_id, now=now)
+        except Exception:  # one auction that cannot close must not hold up the others
+            log.exception("auction %s could not be closed", auction_id)
+            failed += 1
+    return {"closed": closed, "failed": failed}
 
 
 def close_tenders(now: datetime | None = None) -> dict[str, int]:
     """Award each tender whose bidding has closed, in its own transaction."""
     now = now or utcnow()
-    closed = 0
+    closed = failed = 0
     for tender_id in tenders.tenders_due(get_session(), now=now):
-        with transaction() as session:
-            closed += tenders.close_tender(session, tender_id=tender_id, now=now)
-    return {"closed": closed}
+        try:
+            with transaction() as session:
+                closed += tenders.close_tender(session, tender_id=tender_id, now=now)
+        except Exception:  # one tender that cannot close must not hold up the others
+            log.exception("tender %s could not be closed", tender_id)
+            failed += 1
+    return {"closed": closed, "failed": failed}
 
 
 def settle_trades(now: datetime | None = None) -> dict[str, int]:

@@ -89,6 +89,9 @@ def take_lot(
     if lot.seller_id == organisation_id:
         raise RuleViolation(_("You cannot take your own lot."), field="lot_id")
     instruments.check_open(lot.instrument, TradingMode.listing, now)
+    instruments.check_price(
+        lot.instrument, lot.price_fen, field="lot_id"
+    )  # the day's limit may have moved
     if lots < min(lot.min_lots, lot.open_lots) or lots <= 0:
         raise RuleViolation(
             _("Take at least %(n)d lots of this listing.", n=min(lot.min_lots, lot.open_lots)),

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import events
+from app.accounts.models import Organisation
+from app.auth import BUYER_KINDS, SELLER_KINDS
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied
-from app.exchange.models import Suspension, SuspensionStatus
+from app.exchange.models import ExchangeOrder, OrderStatus, Suspension, SuspensionStatus
 
 
 def check_may_trade(session: Session, organisation_id: int) -> None:
@@ -42,6 +44,9 @@ def propose_suspension(
 ) -> Suspension:
     """An officer proposes suspending a member; it takes effect when a supervisor approves."""
     now = now or utcnow()
+    member = session.get(Organisation, organisation_id)
+    if member is None or member.kind not in BUYER_KINDS | SELLER_KINDS:
+        raise NotFound(_("No member of the exchange has that number."), field="organisation_id")
     pending = session.scalar(
         select(Suspension.id).where(
             Suspension.organisation_id == organisation_id,
@@ -110,6 +115,14 @@ def lift_suspension(
     suspension.decision_note = note or suspension.decision_note
     _record(session, "exchange.suspension_lifted", suspension, actor_id, now)
     return suspension
+
+
+def open_order_ids(session: Session, organisation_id: int) -> list[int]:
+    """A member's orders resting on any book."""
+    query = select(ExchangeOrder.id).where(
+        ExchangeOrder.organisation_id == organisation_id, ExchangeOrder.status == OrderStatus.open
+    )
+    return list(session.scalars(query.order_by(ExchangeOrder.id)))
 
 
 def _record(session, kind: str, suspension: Suspension, actor_id: int, now: datetime) -> None:

@@ -344,6 +344,7 @@ class Auction(Base):
         default=False
     )  # by exchange staff: no bids, takes or close
     halt_reason: Mapped[str] = mapped_column(String(200), default="")
+    halted_at: Mapped[datetime | None]  # a Dutch clock stands still while halted
     closed_at: Mapped[datetime | None]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -355,7 +356,10 @@ class Auction(Base):
     bids: Mapped[list["Bid"]] = relationship(back_populates="auction", order_by="Bid.seq.desc()")
 
     def price_at(self, now: datetime) -> int:
-        """The Dutch clock's price at a moment: down a step each interval from the start, to the floor."""
+        """The Dutch clock's price at a moment: down a step each interval from the start, to the floor (a
+        halted clock stands at the price it had when it was halted)."""
+        if self.halted and self.halted_at is not None:
+            now = min(now, self.halted_at)
         steps = max(0, int((now - self.starts_at).total_seconds()) // self.interval_seconds)
         return max(self.floor_fen, self.start_fen - steps * self.step_fen)
 

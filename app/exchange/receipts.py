@@ -182,7 +182,10 @@ def merge_receipts(
             _("Only receipts of one product and grade in one warehouse merge."), field="receipt_ids"
         )
     for other in others:
-        _change_status(session, other, ReceiptStatus.held, ReceiptStatus.merged)
+        # Only while it holds what was read: a part split off at the same moment stays out of the sum.
+        _change_status(
+            session, other, ReceiptStatus.held, ReceiptStatus.merged, net_kg=other.net_kg
+        )
         _note(
             session, other, MoveKind.merged, -other.net_kg, other=into, actor_id=actor_id, now=now
         )
@@ -309,7 +312,9 @@ def release_receipt(
     receipt = session.get(Receipt, receipt_id)
     if receipt is None or receipt.warehouse_id != warehouse_id:
         raise NotFound(_("This warehouse issued no such receipt."))
-    _change_status(session, receipt, ReceiptStatus.held, ReceiptStatus.released)
+    _change_status(
+        session, receipt, ReceiptStatus.held, ReceiptStatus.released, net_kg=receipt.net_kg
+    )
     _note(session, receipt, MoveKind.released, -receipt.net_kg, actor_id=actor_id, now=now)
     events.record(
         session,

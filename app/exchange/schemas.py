@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.schemas import Text
+from app.auth import current_actor
 from app.catalog.schemas import PRICE_RANGE, Yuan
 from app.db import utcnow
 from app.exchange.instruments import price_range
@@ -415,10 +416,12 @@ class LotSchema(Schema):
 
 
 class BidOutSchema(Schema):
+    """A bid as anyone sees it: its place, price and time; who made it only to that bidder."""
+
     seq = fields.Integer()
-    bidder_id = fields.Integer()
     price_fen = fields.Integer()
     placed_at = fields.DateTime()
+    yours = fields.Function(lambda bid: bid.bidder_id == current_actor().organisation_id)
 
 
 class AuctionSchema(Schema):
@@ -443,7 +446,14 @@ class AuctionSchema(Schema):
     interval_seconds = fields.Integer()
     floor_fen = fields.Integer()
     leading_fen = fields.Integer(allow_none=True)
-    leader_id = fields.Integer(allow_none=True)
+    you_lead = fields.Function(
+        lambda auction: (
+            auction.leader_id is not None and auction.leader_id == current_actor().organisation_id
+        ),
+        metadata={
+            "description": "Whether the caller's organisation leads (bidders stay anonymous)."
+        },
+    )
     bid_count = fields.Integer()
     price_now_fen = fields.Function(
         lambda auction: auction.price_at(utcnow()) if auction.kind == TradingMode.dutch else None,

@@ -7,7 +7,7 @@ Each bid takes the tender's row lock (PostgreSQL) or the writer's turn (SQLite),
 and the count are always those of the bids stored. Closing is checked under the same lock, so it runs once.
 """
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from app.contracts import services as contracts
 from app.contracts.terms import Payment, PriceRule
 from app.db import LOCAL_TIME, local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
+from app.exchange import members
 from app.exchange.instruments import check_product_grade
 from app.exchange.models import Tender, TenderBid, TenderStatus
 from app.i18n import money
@@ -45,11 +46,15 @@ def post_tender(
 ) -> Tender:
     """Put a need out to tender; sellers may bid until `closes_at`."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     check_product_grade(session, product_id, grade_id)
     if closes_at <= now:
         raise RuleViolation(_("Bidding must close in the future."), field="closes_at")
-    if delivery_on <= local_date(closes_at):
-        raise RuleViolation(_("Delivery comes after bidding closes."), field="delivery_on")
+    if delivery_on <= local_date(closes_at) + timedelta(days=1):
+        # the award's contract needs a delivery day after the day it is drawn up, whenever the close runs
+        raise RuleViolation(
+            _("Delivery comes at least two days after bidding closes."), field="delivery_on"
+        )
     if window_end <= window_start:
         raise RuleViolation(_("The delivery window must end after it starts."), field="window_end")
     tender = Tender(
@@ -88,12 +93,20 @@ def place_tender_bid(
     """Offer to fill the tender at a price per kg from one of the seller's listings; a seller's next bid
     must undercut its last."""
     now = now or utcnow()
+    members.check_may_trade(session, organisation_id)
     tender = _locked(session, tender_id)
     if organisation_kind not in SELLER_KINDS:
         raise RuleViolation(_("Only sellers bid in tenders."), field="tender_id")
     if tender.status != TenderStatus.open or now >= tender.closes_at:
         raise Conflict(_("Bidding on this tender has closed."), field="tender_id")
-    _check_listing(session, tender, organisation_id, listing_id)
+    grams = _check_listing(session, tender, organisation_id, listing_id)
+    if price_fen * grams % 1000:
+        raise RuleViolation(
+            _(
+                "At this price a unit of your listing would cost part of a fen; bid a price that divides."
+            ),
+            field="price_yuan",
+        )
     if price_fen > tender.max_price_fen:
         raise RuleViolation(
             _("The buyer pays at most %(price)s per kg.", price=money(tender.max_price_fen)),
@@ -132,7 +145,8 @@ def place_tender_bid(
     return bid
 
 
-def _check_listing(session: Session, tender: Tender, organisation_id: int, listing_id: int) -> None:
+def _check_listing(session: Session, tender: Tender, organisation_id: int, listing_id: int) -> int:
+    """The listing is the seller's own, of the product and grade asked for; the grams in its unit."""
     listing = session.get(Listing, listing_id)
     if (
         listing is None
@@ -150,6 +164,7 @@ def _check_listing(session: Session, tender: Tender, organisation_id: int, listi
             _("The quantity asked for is not a whole number of this listing's units."),
             field="listing_id",
         )
+    return grams
 
 
 def _latest_bid(session: Session, tender_id: int, seller_id: int) -> TenderBid | None:

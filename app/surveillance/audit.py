@@ -2,8 +2,9 @@
 
 An entry's hash is SHA-256 over the previous entry's hash and the entry's own fields in a canonical form, so
 changing or deleting any row breaks every link from it on; `verify` walks the chain and names the first
-entry that does not match. Appending takes the last entry's row lock (PostgreSQL) or the writer's turn
-(SQLite), so two staff acting at once still make one chain.
+entry that does not match. Appending takes a transaction-level advisory lock (PostgreSQL) or the writer's
+turn (SQLite) before it reads the last entry, so two staff acting at once still make one chain; and no two
+entries may follow the same one (a unique `prev_hash`), so a fork could not be written anyway.
 """
 
 import hashlib
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.surveillance.models import AuditEntry
 
 GENESIS = "0" * 64
+CHAIN_LOCK = 8_246_001  # the advisory lock that lets one appender at a time at the end of the chain
 
 
 def record(
@@ -33,9 +35,9 @@ def record(
 ) -> AuditEntry:
     """Append an entry to the chain, in the same transaction as the action it records."""
     now = now or utcnow()
-    last = session.scalar(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    last = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     entry = AuditEntry(
         at=now,
         actor_id=actor_id,

@@ -153,7 +153,7 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(80), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # one entry follows each
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     actor: Mapped[User | None] = relationship()

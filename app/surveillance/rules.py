@@ -129,6 +129,7 @@ class Watcher:
         self.markets: dict[int, _Market] = defaultdict(_Market)
         self.members: dict[tuple[int, int], _Member] = defaultdict(_Member)
         self.placed: dict[int, datetime] = {}  # order id -> when it was placed (for rapid cancels)
+        self.placed_order: deque = deque()  # (when, order id), to forget orders too old to matter
 
     def feed(self, event: Seen) -> list[Finding]:
         handler = {
@@ -163,7 +164,9 @@ class Watcher:
         market.kg_today += trade.kg
         for member in (trade.buyer, trade.seller):
             market.kg_by_member[member] += trade.kg
-            self.members[(member, instrument)].trades.append(event.at)
+            trades = self.members[(member, instrument)].trades
+            _drop_older(trades, event.at - self._longest_member_window(), key=lambda at: at)
+            trades.append(event.at)
         found += self._volume(instrument, market, trade)
         found += self._concentration(instrument, market, trade)
         return found
@@ -250,7 +253,8 @@ class Watcher:
             return []
         found = []
         for member in {trade.buyer, trade.seller}:
-            share = market.kg_by_member[member] * 100 / market.kg_today
+            # Each trade has two sides: a member's share is of both sides of the day's volume.
+            share = market.kg_by_member[member] * 100 / (2 * market.kg_today)
             if share >= limits["percent"]:
                 found.append(
                     Finding(
@@ -279,8 +283,11 @@ class Watcher:
     def _placed(self, event: Seen) -> list[Finding]:
         p = event.payload
         instrument, member = event.instrument_id, event.organisation_id
-        self.placed[p["order_id"]] = event.at
+        self._remember_placed(p["order_id"], event.at)
         state = self.members[(member, instrument)]
+        _drop_older(
+            state.orders, event.at - self._longest_member_window(), key=lambda item: item[0]
+        )
         state.orders.append((event.at, p["order_id"]))
         if not p.get("self_trade"):
             return []
@@ -301,6 +308,20 @@ class Watcher:
                 {"orders": [order_id for _at, order_id in state.self_trades]},
             )
         ]
+
+    def _remember_placed(self, order_id: int, at: datetime) -> None:
+        self.placed[order_id] = at
+        self.placed_order.append((at, order_id))
+        forget = at - timedelta(seconds=self.limits["rapid_cancel"]["within_seconds"] + 60)
+        while self.placed_order and self.placed_order[0][0] < forget:
+            self.placed.pop(self.placed_order.popleft()[1], None)
+
+    def _longest_member_window(self) -> timedelta:
+        minutes = max(
+            self.limits[rule]["window_minutes"]
+            for rule in ("spoofing", "rapid_cancel", "self_trade")
+        )
+        return timedelta(minutes=minutes)
 
     def _cancelled(self, event: Seen) -> list[Finding]:
         p = event.payload

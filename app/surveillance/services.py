@@ -2,6 +2,7 @@
 cases, halt and resume instruments and auctions, force-cancel orders, propose and decide suspensions, and
 set the rules' thresholds. Every step writes its audit entry in the same transaction."""
 
+import math
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -55,7 +56,8 @@ def acknowledge(
     now = now or utcnow()
     alert = _alert(session, alert_id)
     _still_open(alert)
-    alert.status = AlertStatus.acknowledged
+    if alert.status != AlertStatus.escalated:  # an escalated alert stays with the supervisors
+        alert.status = AlertStatus.acknowledged
     alert.assignee_id = alert.assignee_id or actor_id
     _changed(session, alert, actor_id, "alert.acknowledged", now)
     return alert
@@ -177,8 +179,10 @@ def set_thresholds(
     if rule not in DEFAULTS:
         raise NotFound(_("No such rule."))
     unknown = set(values) - set(DEFAULTS[rule])
-    if unknown or any(value < 0 for value in values.values()):
-        raise RuleViolation(_("Set this rule's own thresholds, none below zero."), field="values")
+    if unknown or not all(math.isfinite(value) and value > 0 for value in values.values()):
+        raise RuleViolation(
+            _("Set this rule's own thresholds, each a number above zero."), field="values"
+        )
     found = session.get(Threshold, rule)
     before = found.values if found else DEFAULTS[rule]
     merged = {**DEFAULTS[rule], **(found.values if found else {}), **values}
@@ -303,13 +307,20 @@ def decide_suspension(
     suspension = members.decide_suspension(
         session, actor_id=actor_id, suspension_id=suspension_id, approve=approve, note=note, now=now
     )
+    cancelled = []
+    if approve:  # what the member has resting on the books comes off with it
+        for order_id in members.open_order_ids(session, suspension.organisation_id):
+            trading.cancel_order(
+                session, organisation_id=None, actor_id=actor_id, order_id=order_id, now=now
+            )
+            cancelled.append(order_id)
     audit.record(
         session,
         actor_id=actor_id,
         action="suspension.approved" if approve else "suspension.rejected",
         subject=f"member:{suspension.organisation_id}",
         reason=note,
-        detail={"suspension_id": suspension.id},
+        detail={"suspension_id": suspension.id, "orders_cancelled": cancelled},
         now=now,
     )
     return suspension

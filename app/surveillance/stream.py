@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import events
 from app.accounts.models import Organisation
-from app.db import current_database
+from app.db import Database
 from app.events import Cursor, Event
 
 WATCHED = (
@@ -28,10 +28,10 @@ HEARTBEAT_SECONDS = 15
 
 
 def frames(
-    cursor: Cursor, *, poll: float = POLL_SECONDS, until: float | None = None
+    database: Database, cursor: Cursor, *, poll: float = POLL_SECONDS, until: float | None = None
 ) -> Iterator[str]:
-    """Frames for what happens after `cursor`, until the client goes away (or `until`, a monotonic time)."""
-    database = current_database()
+    """Frames for what happens after `cursor`, until the client goes away (or `until`, a monotonic time).
+    It needs no app or request context: the response iterates it after the request has ended."""
     names: dict[int, str] = {}
     quiet_since = time.monotonic()
     yield ": surveillance\n\n"

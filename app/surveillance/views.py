@@ -8,7 +8,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from app import events, uploads
 from app.accounts.models import User
 from app.auth import EXCHANGE_STAFF, current_actor, requires
-from app.db import get_session, utcnow
+from app.db import current_database, get_session, utcnow
 from app.errors import NotFound
 from app.events import Cursor
 from app.exchange.models import MODE_LABELS, Auction, Bid, ExchangeOrder, Tender, Trade
@@ -75,7 +74,7 @@ def live():
     cursor = Cursor.parse(resume) if resume else events.latest_cursor(get_session())
     get_session().commit()  # give the request's connection back: the stream polls on its own
     return Response(
-        stream_with_context(stream.frames(cursor)),
+        stream.frames(current_database(), cursor),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

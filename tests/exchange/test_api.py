@@ -239,7 +239,7 @@ def test_an_english_auction_over_the_api(client, market):
             "symbol": "CUIYA-S",
             "receipt_id": market["receipt"].id,
             "lots": 20,
-            "start_yuan": "700",
+            "start_yuan": "730",
             "increment_yuan": "5",
             "reserve_yuan": "750",
             "starts_at": starts.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -251,19 +251,19 @@ def test_an_english_auction_over_the_api(client, market):
     auction_id = created.get_json()["id"]
     bid = client.post(
         f"/api/v1/exchange/auctions/{auction_id}/bids",
-        json={"price_yuan": "700"},
+        json={"price_yuan": "730"},
         headers=market["buyer"],
     )
     assert bid.status_code == 201, bid.get_json()
     low = client.post(
         f"/api/v1/exchange/auctions/{auction_id}/bids",
-        json={"price_yuan": "701"},
+        json={"price_yuan": "731"},
         headers=market["buyer"],
     )
     assert low.status_code == 409
     detail = client.get(f"/api/v1/exchange/auctions/{auction_id}").get_json()
-    assert (detail["leading_fen"], detail["bid_count"], detail["reserve_met"]) == (70_000, 1, False)
-    assert [b["price_fen"] for b in detail["bids"]] == [70_000]
+    assert (detail["leading_fen"], detail["bid_count"], detail["reserve_met"]) == (73_000, 1, False)
+    assert [b["price_fen"] for b in detail["bids"]] == [73_000]
 
 
 def test_an_auction_missing_its_terms_is_refused_naming_them(client, market):

@@ -111,7 +111,7 @@ def _english(session, tea, seller, receipt, **terms):
         symbol=tea.symbol,
         receipt_id=receipt.id,
         lots=terms.get("lots", 10),
-        start_fen=terms.get("start_fen", 70_000),
+        start_fen=terms.get("start_fen", 72_000),
         increment_fen=terms.get("increment_fen", 500),
         reserve_fen=terms.get("reserve_fen", 75_000),
         starts_at=NOW,

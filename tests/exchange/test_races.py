@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.db import get_session, transaction, utcnow
 from app.exchange import auctions, lots
 from app.exchange.models import (
+    Auction,
     ExchangeOrder,
     Lot,
     LotStatus,
@@ -136,10 +137,10 @@ def test_thirty_traders_bidding_at_once_round_after_round_leave_one_rising_line_
                     for bidder, price in zip(bidders, prices, strict=True)
                 ],
             )
-            for price, (status, body) in zip(prices, answers, strict=True):
+            for bidder, price, (status, body) in zip(bidders, prices, answers, strict=True):
                 if status == 201:
-                    assert body["price_fen"] == price
-                    accepted.append(body)
+                    assert body["price_fen"] == price and body["yours"] is True
+                    accepted.append({**body, "bidder_id": bidder.organisation_id})
                 else:
                     assert status == 409, body
                     least = re.search(r"当前出价每千克至少 ¥([\d,]+\.\d\d)", body["message"])
@@ -157,13 +158,19 @@ def test_thirty_traders_bidding_at_once_round_after_round_leave_one_rising_line_
     assert all(later >= earlier + increment for earlier, later in itertools.pairwise(prices))
     status, auction = shown
     assert status == 200
-    assert auction["bids"] == accepted[::-1]
+    seen = [(bid["seq"], bid["price_fen"]) for bid in auction["bids"]]
+    assert seen == [(bid["seq"], bid["price_fen"]) for bid in accepted[::-1]]
+    assert all(
+        bid.keys() >= {"yours"} and "bidder_id" not in bid for bid in auction["bids"]
+    )  # anonymous
     last = accepted[-1]
-    assert (auction["leading_fen"], auction["leader_id"]) == (last["price_fen"], last["bidder_id"])
+    asker_leads = last["bidder_id"] == bidders[0].organisation_id
+    assert (auction["leading_fen"], auction["you_lead"]) == (last["price_fen"], asker_leads)
     assert auction["bid_count"] == len(accepted) >= 4  # at least one new leader a round
 
     with app.app_context():
         reads = get_session()
+        assert reads.get(Auction, auction_id).leader_id == last["bidder_id"]
         for bidder in bidders:
             held = last["price_fen"] * kg if bidder.organisation_id == last["bidder_id"] else 0
             assert free_and_reserved(reads, bidder.organisation_id) == (1_000_000 - held, held)

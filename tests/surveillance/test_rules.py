@@ -100,7 +100,7 @@ def test_a_shill_bidder_related_to_the_seller_raises_an_alert_with_the_bid(sessi
         symbol=tea.symbol,
         receipt_id=receipt_for(session, tea, seller, kg=50).id,
         lots=10,
-        start_fen=70_000,
+        start_fen=72_000,
         increment_fen=500,
         reserve_fen=75_000,
         starts_at=NOW,
@@ -114,7 +114,7 @@ def test_a_shill_bidder_related_to_the_seller_raises_an_alert_with_the_bid(sessi
         organisation_id=honest.organisation_id,
         actor_id=honest.user_id,
         auction_id=auction.id,
-        price_fen=71_000,
+        price_fen=72_500,
         now=NOW + timedelta(minutes=1),
     )
     bid = auctions.place_bid(
@@ -122,7 +122,7 @@ def test_a_shill_bidder_related_to_the_seller_raises_an_alert_with_the_bid(sessi
         organisation_id=shill.organisation_id,
         actor_id=shill.user_id,
         auction_id=auction.id,
-        price_fen=72_000,
+        price_fen=73_000,
         now=NOW + timedelta(minutes=2),
     )
     _run(session)
