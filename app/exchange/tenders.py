@@ -19,7 +19,7 @@ from app.catalog.models import Listing, ListingStatus, Unit
 from app.contracts import services as contracts
 from app.contracts.terms import Payment, PriceRule
 from app.db import LOCAL_TIME, local_date, utcnow
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, DomainError, NotFound, RuleViolation
 from app.exchange import members
 from app.exchange.instruments import check_product_grade
 from app.exchange.models import Tender, TenderBid, TenderStatus
@@ -205,28 +205,31 @@ def close_tender(session: Session, *, tender_id: int, now: datetime | None = Non
     if tender.status != TenderStatus.open or tender.closes_at > now:
         return False
     tender.closed_at = now
-    winner = session.scalar(
+    bids = session.scalars(
         select(TenderBid)
         .where(TenderBid.tender_id == tender.id)
         .order_by(TenderBid.price_fen, TenderBid.id)
-        .limit(1)
-    )
-    if winner is None:
-        tender.status = TenderStatus.unawarded
-        _record(session, "exchange.tender_closed", tender, None, now)
+    ).all()
+    for bid in bids:
+        try:
+            with session.begin_nested():  # a bid whose contract cannot be made passes to the next
+                contract = _award(session, tender, bid, now)
+        except DomainError:
+            continue
+        bid.won = True
+        tender.status, tender.contract_id = TenderStatus.awarded, contract.id
+        _record(
+            session,
+            "exchange.tender_closed",
+            tender,
+            None,
+            now,
+            bid_id=bid.id,
+            seller_id=bid.seller_id,
+        )
         return True
-    winner.won = True
-    tender.status = TenderStatus.awarded
-    tender.contract_id = _award(session, tender, winner, now).id
-    _record(
-        session,
-        "exchange.tender_closed",
-        tender,
-        None,
-        now,
-        bid_id=winner.id,
-        seller_id=winner.seller_id,
-    )
+    tender.status = TenderStatus.unawarded
+    _record(session, "exchange.tender_closed", tender, None, now)
     return True
 
 

@@ -64,9 +64,9 @@ class Engine:
         if self.watcher is None:
             self.watcher = self._new_watcher(session)
             self._warm_up(session, cursor, now)
-        self.watcher.limits = self._new_watcher(
-            session
-        ).limits  # a supervisor may have changed them
+        # A supervisor may have changed a threshold, a member its phone or address: read them afresh.
+        self.watcher.limits = self._new_watcher(session).limits
+        self.relations = {}
         found = events.read_after(session, cursor, kinds=WATCHED, limit=limit)
         raised = 0
         for event in found:

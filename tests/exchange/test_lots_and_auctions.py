@@ -252,3 +252,61 @@ def test_pickup_pays_the_seller_before_t_plus_n(session):
     paid = ledger.balance(session, ledger.payable(seller.organisation_id))
     assert paid == trade.value_fen - trade.fee_fen
     assert ledger_problems(session) == []
+
+
+def test_a_halted_dutch_clock_stands_still_and_goes_on_from_there(session):
+    tea = cuiya(session)
+    seller, receipt = seller_with_receipt(session, tea, kg=50)
+    clock = auctions.create_dutch(
+        session,
+        organisation_id=seller.organisation_id,
+        actor_id=seller.user_id,
+        symbol=tea.symbol,
+        receipt_id=receipt.id,
+        lots=10,
+        start_fen=88_000,
+        step_fen=1_000,
+        interval_seconds=30,
+        floor_fen=80_000,
+        starts_at=NOW,
+        now=NOW,
+    )
+    staff = member(kind=OrgKind.exchange, role=Role.officer)
+    halted_at = NOW + timedelta(seconds=65)  # two steps down: ¥860.00
+    auctions.set_auction_halt(
+        session,
+        actor_id=staff.user_id,
+        auction_id=clock.id,
+        halted=True,
+        reason="核查",
+        now=halted_at,
+    )
+    assert clock.price_at(halted_at + timedelta(minutes=10)) == 86_000
+    buyer = trader_with_deposit(session)
+    with pytest.raises(Conflict, match="halted"):
+        auctions.accept_clock(
+            session,
+            organisation_id=buyer.organisation_id,
+            actor_id=buyer.user_id,
+            auction_id=clock.id,
+            lots=1,
+            now=halted_at + timedelta(minutes=1),
+        )
+    resumed = halted_at + timedelta(minutes=10)
+    auctions.set_auction_halt(
+        session,
+        actor_id=staff.user_id,
+        auction_id=clock.id,
+        halted=False,
+        reason="恢复",
+        now=resumed,
+    )
+    take = auctions.accept_clock(
+        session,
+        organisation_id=buyer.organisation_id,
+        actor_id=buyer.user_id,
+        auction_id=clock.id,
+        lots=1,
+        now=resumed,
+    )
+    assert take.price_fen == 86_000

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth import OrgKind, Role
-from app.catalog.models import GradePriceIndex
+from app.catalog.models import GradePriceIndex, ListingStatus
 from app.contracts.models import Contract, ContractStatus
 from app.contracts.prices import instalment_price, price_source_label
 from app.errors import Conflict, RuleViolation
@@ -194,3 +194,15 @@ def test_market_linked_contracts_price_by_the_index(session):
     assert (
         session.scalar(select(func.count()).select_from(Instrument)) == 0
     )  # the index alone did it
+
+
+def test_when_the_lowest_bid_cannot_become_a_contract_the_next_one_wins(session, school_tender):
+    _school, tender = school_tender
+    (first, first_listing), (second, second_listing) = _seller(session), _seller(session)
+    _bid(session, first, first_listing, tender, 79_000)
+    _bid(session, second, second_listing, tender, 80_000)
+    first_listing.status = ListingStatus.draft  # withdrawn by its seller after bidding
+    session.flush()
+    assert tenders.close_tender(session, tender_id=tender.id, now=NOW + timedelta(days=1))
+    assert tender.status == TenderStatus.awarded
+    assert session.get(Contract, tender.contract_id).seller_id == second.organisation_id

@@ -247,3 +247,22 @@ def test_after_a_restart_the_engine_neither_misses_nor_repeats_alerts(session):
     )  # over the whole history again: no repeats
     assert len(_alerts(session)) == 1
     assert session.scalar(select(func.count()).where(Event.kind == "surveillance.alert")) == 1
+
+
+def test_two_pairs_trading_the_same_amount_are_not_each_half_the_market(session):
+    tea = cuiya(session)
+    members_ = [trader_with_deposit(session, fen=900_000_000) for _ in range(4)]
+    a, b, c, d = members_
+    for seller, buyer in ((a, b), (c, d)):
+        order(
+            session,
+            seller,
+            tea,
+            "sell",
+            80_000,
+            60,
+            receipt=receipt_for(session, tea, seller, kg=300),
+        )
+        order(session, buyer, tea, "buy", 80_000, 60)
+    _run(session)
+    assert _alerts(session, "concentration") == []  # each side of 600 kg: 300 of 1,200, a quarter

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.auth import OrgKind, Role
-from app.errors import PermissionDenied
+from app.errors import PermissionDenied, RuleViolation
 from app.exchange import trading
 from app.exchange.models import OrderStatus, SuspensionStatus
 from app.surveillance import audit, services
@@ -287,3 +287,33 @@ def test_an_officer_opens_an_instrument_from_the_form(client, session, staff):
         select(AuditEntry).where(AuditEntry.action == "instrument.opened")
     ).one()
     assert entry.actor_id == officer.user_id
+
+
+def test_thresholds_must_be_numbers_above_zero(session, staff):
+    _officer, supervisor = staff
+    for bad in (0, float("inf"), float("nan"), -1):
+        with pytest.raises(RuleViolation, match="above zero"):
+            services.set_thresholds(
+                session,
+                actor_id=supervisor.user_id,
+                rule="price_move",
+                values={"window_minutes": bad},
+            )
+
+
+def test_an_approved_suspension_takes_the_members_resting_orders_off_the_book(session, staff):
+    officer, supervisor = staff
+    tea = cuiya(session)
+    trader = trader_with_deposit(session)
+    resting = order(session, trader, tea, "buy", 79_000, 2).order
+    proposed = services.propose_suspension(
+        session, actor_id=officer.user_id, organisation_id=trader.organisation_id, reason="幌骗"
+    )
+    services.decide_suspension(
+        session, actor_id=supervisor.user_id, suspension_id=proposed.id, approve=True
+    )
+    assert resting.status == OrderStatus.cancelled and resting.reserved_fen == 0
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "suspension.approved")
+    ).one()
+    assert entry.detail["orders_cancelled"] == [resting.id]
