@@ -30,15 +30,7 @@ def _alert(session: Session, alert_id: int) -> Alert:
 def _changed(
     session, alert: Alert, actor_id: int, action: str, now: datetime, reason: str = "", **detail
 ):
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action=action,
-        subject=f"alert:{alert.id}",
-        reason=reason,
-        detail=detail,
-        now=now,
-    )
+    _log(session, actor_id, action, f"alert:{alert.id}", reason, now, detail=detail)
     events.record(
         session,
         "surveillance.alert_changed",
@@ -223,19 +215,18 @@ def halt_instrument(
     session: Session, *, actor_id: int, symbol: str, halted: bool, reason: str, now=None
 ):
     """Halt (or resume) an instrument: new orders, takes and bids are refused at once on every worker."""
-    if not reason:
-        raise RuleViolation(_("Say why."), field="reason")
+    _say_why(reason)
     instrument = instruments.set_halt(
         session, actor_id=actor_id, symbol=symbol, halted=halted, reason=reason
     )
-    audit.record(
+    _log(
         session,
-        actor_id=actor_id,
-        action="instrument.halted" if halted else "instrument.resumed",
-        subject=f"instrument:{instrument.id}",
-        reason=reason,
+        actor_id,
+        "instrument.halted" if halted else "instrument.resumed",
+        f"instrument:{instrument.id}",
+        reason,
+        now,
         detail={"symbol": instrument.symbol},
-        now=now,
     )
     return instrument
 
@@ -244,37 +235,35 @@ def halt_auction(
     session: Session, *, actor_id: int, auction_id: int, halted: bool, reason: str, now=None
 ):
     """Halt (or resume) one auction."""
-    if not reason:
-        raise RuleViolation(_("Say why."), field="reason")
+    _say_why(reason)
     auction = auctions.set_auction_halt(
         session, actor_id=actor_id, auction_id=auction_id, halted=halted, reason=reason, now=now
     )
-    audit.record(
+    _log(
         session,
-        actor_id=actor_id,
-        action="auction.halted" if halted else "auction.resumed",
-        subject=f"auction:{auction.id}",
-        reason=reason,
-        now=now,
+        actor_id,
+        "auction.halted" if halted else "auction.resumed",
+        f"auction:{auction.id}",
+        reason,
+        now,
     )
     return auction
 
 
 def force_cancel(session: Session, *, actor_id: int, order_id: int, reason: str, now=None):
     """Take a member's order off the book (its money or receipt is freed)."""
-    if not reason:
-        raise RuleViolation(_("Say why."), field="reason")
+    _say_why(reason)
     order = trading.cancel_order(
         session, organisation_id=None, actor_id=actor_id, order_id=order_id, now=now
     )
-    audit.record(
+    _log(
         session,
-        actor_id=actor_id,
-        action="order.force_cancelled",
-        subject=f"order:{order.id}",
-        reason=reason,
+        actor_id,
+        "order.force_cancelled",
+        f"order:{order.id}",
+        reason,
+        now,
         detail={"member": order.organisation_id},
-        now=now,
     )
     return order
 
@@ -283,19 +272,18 @@ def propose_suspension(
     session: Session, *, actor_id: int, organisation_id: int, reason: str, now=None
 ):
     """An officer proposes to suspend a member; a supervisor decides."""
-    if not reason:
-        raise RuleViolation(_("Say why."), field="reason")
+    _say_why(reason)
     suspension = members.propose_suspension(
         session, actor_id=actor_id, organisation_id=organisation_id, reason=reason, now=now
     )
-    audit.record(
+    _log(
         session,
-        actor_id=actor_id,
-        action="suspension.proposed",
-        subject=f"member:{organisation_id}",
-        reason=reason,
+        actor_id,
+        "suspension.proposed",
+        f"member:{organisation_id}",
+        reason,
+        now,
         detail={"suspension_id": suspension.id},
-        now=now,
     )
     return suspension
 
@@ -314,14 +302,14 @@ def decide_suspension(
                 session, organisation_id=None, actor_id=actor_id, order_id=order_id, now=now
             )
             cancelled.append(order_id)
-    audit.record(
+    _log(
         session,
-        actor_id=actor_id,
-        action="suspension.approved" if approve else "suspension.rejected",
-        subject=f"member:{suspension.organisation_id}",
-        reason=note,
+        actor_id,
+        "suspension.approved" if approve else "suspension.rejected",
+        f"member:{suspension.organisation_id}",
+        note,
+        now,
         detail={"suspension_id": suspension.id, "orders_cancelled": cancelled},
-        now=now,
     )
     return suspension
 
@@ -332,16 +320,34 @@ def lift_suspension(
     suspension = members.lift_suspension(
         session, actor_id=actor_id, suspension_id=suspension_id, note=note, now=now
     )
+    _log(
+        session,
+        actor_id,
+        "suspension.lifted",
+        f"member:{suspension.organisation_id}",
+        note,
+        now,
+        detail={"suspension_id": suspension.id},
+    )
+    return suspension
+
+
+def _say_why(reason: str) -> None:
+    if not reason:
+        raise RuleViolation(_("Say why."), field="reason")
+
+
+def _log(session, actor_id: int, action: str, subject: str, reason: str, now, detail=None) -> None:
+    """The audit entry of a staff action on the market."""
     audit.record(
         session,
         actor_id=actor_id,
-        action="suspension.lifted",
-        subject=f"member:{suspension.organisation_id}",
-        reason=note,
-        detail={"suspension_id": suspension.id},
+        action=action,
+        subject=subject,
+        reason=reason,
+        detail=detail,
         now=now,
     )
-    return suspension
 
 
 def staff_ids(session: Session) -> list[int]:
