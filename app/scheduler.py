@@ -90,7 +90,9 @@ def run_job(app: Flask, name: str, *, by: str = "scheduler") -> dict:
             log.exception("job %s failed", name)
             raise
         _finish(run_id, Outcome.succeeded, counts, "")
-        log.info("job %s done in %.2fs: %s", name, time.monotonic() - started, counts)
+        # Jobs that run every few seconds mostly find nothing to do: say so only when asked to (DEBUG).
+        level = logging.INFO if any(counts.values()) else logging.DEBUG
+        log.log(level, "job %s done in %.2fs: %s", name, time.monotonic() - started, counts)
         return counts
 
 

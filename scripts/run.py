@@ -23,6 +23,8 @@ def banner(port: int) -> str:
         f"  Open  http://127.0.0.1:{port}/",
         f"  API   http://127.0.0.1:{port}/api/v1/docs",
         f"  Trace http://127.0.0.1:{port}/t/LF-CY-2026-01   (what a package's QR code opens)",
+        f"  Tea exchange  http://127.0.0.1:{port}/exchange",
+        f"  Surveillance  http://127.0.0.1:{port}/surveillance   (exchange officer and supervisor)",
         "",
         f"  Demo sign-ins (password {DEMO_PASSWORD} for all):",
         *(
