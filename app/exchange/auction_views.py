@@ -16,7 +16,7 @@ from app.exchange.schemas import (
     AuctionDetailSchema,
     BidSchema,
     CreateAuctionSchema,
-    TakeSchema,
+    TakeForm,
     in_fen,
 )
 from app.forms import Form
@@ -133,7 +133,7 @@ def bid(auction_id: int):
 @requires(EXCHANGE_MEMBERS)
 def accept(auction_id: int):
     """Stop the Dutch clock for the lots named, at its price this moment."""
-    form = Form(TakeSchema())
+    form = Form(TakeForm())
     actor = current_actor()
     if form.validate_on_submit():
         trade = form.submit(

@@ -263,10 +263,15 @@ def accept_clock(
     actor_id: int,
     auction_id: int,
     lots: int,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Trade:
-    """Stop the Dutch clock for `lots` at the price of this moment, paid from the buyer's deposit."""
+    """Stop the Dutch clock for `lots` at the price of this moment, paid from the buyer's deposit (once per
+    idempotency key)."""
     now = now or utcnow()
+    earlier = settlement.earlier_trade(session, organisation_id, idempotency_key)
+    if earlier is not None:
+        return earlier
     members.check_may_trade(session, organisation_id)
     auction = _locked(session, auction_id, TradingMode.dutch)
     _check_running(auction, organisation_id, now)
@@ -292,6 +297,7 @@ def accept_clock(
         paid_from=ledger.exchange_deposit(organisation_id),
         now=now,
         auction_id=auction.id,
+        idempotency_key=idempotency_key,
     )
     if not left:
         offered = session.get(Receipt, auction.receipt_id)

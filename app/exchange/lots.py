@@ -77,10 +77,15 @@ def take_lot(
     actor_id: int,
     lot_id: int,
     lots: int,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Trade:
-    """Take part or all of a listed lot (摘牌) at its price, paid from the buyer's exchange deposit."""
+    """Take part or all of a listed lot (摘牌) at its price, paid from the buyer's exchange deposit (once
+    per idempotency key: a retry or a double click gets the first take back)."""
     now = now or utcnow()
+    earlier = settlement.earlier_trade(session, organisation_id, idempotency_key)
+    if earlier is not None:
+        return earlier
     members.check_may_trade(session, organisation_id)
     lot = session.get(Lot, lot_id)
     if lot is None:
@@ -123,6 +128,7 @@ def take_lot(
         paid_from=ledger.exchange_deposit(organisation_id),
         now=now,
         lot_id=lot.id,
+        idempotency_key=idempotency_key,
     )
     if not left:
         set_committed_value(lot, "status", LotStatus.sold)

@@ -242,6 +242,8 @@ class Trade(Base):
             postgresql_where=text("settled_at IS NULL"),
             sqlite_where=text("settled_at IS NULL"),
         ),
+        # A unique index rather than a constraint: SQLite adds it without copying the table.
+        Index("ix_exchange_trades_buyer_key", "buyer_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -259,6 +261,9 @@ class Trade(Base):
     value_fen: Mapped[int] = mapped_column(BigInteger)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("warehouse_receipts.id"))  # the buyer's
+    idempotency_key: Mapped[str | None] = mapped_column(
+        String(80)
+    )  # a take's or a clock's, per buyer
     executed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     settle_due_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]

@@ -112,6 +112,22 @@ class TakeSchema(Schema):
     lots = fields.Integer(required=True, validate=_LOTS)
 
 
+class TakeForm(TakeSchema):
+    """A take or clock form: the key it was drawn with makes a double click one purchase."""
+
+    idempotency_key = Text(
+        load_default=None, validate=[validate.Length(min=1, max=80), validate.Regexp(r"^[^:]+$")]
+    )
+
+
+class AmountForm(AmountSchema):
+    """The deposit forms: the key they were drawn with makes a double click one move of money."""
+
+    idempotency_key = Text(
+        load_default=None, validate=[validate.Length(min=1, max=80), validate.Regexp(r"^[^:]+$")]
+    )
+
+
 class CreateAuctionSchema(Schema):
     kind = fields.Enum(
         TradingMode,

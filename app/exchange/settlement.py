@@ -32,6 +32,7 @@ def execute_trade(
     sell_order_id: int | None = None,
     lot_id: int | None = None,
     auction_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Trade:
     """Record a trade: `paid_from` (the buyer's reserved or free deposit) pays into the trade's escrow and
     the traded kilograms of the offered receipt become the buyer's receipt."""
@@ -53,6 +54,7 @@ def execute_trade(
         value_fen=value,
         fee_fen=value * instrument.fee_bps // 10_000,  # rounded down: the remainder is the seller's
         receipt_id=bought.id,
+        idempotency_key=idempotency_key,
         executed_at=now,
         settle_due_at=now + timedelta(days=instrument.settlement_days),
     )
@@ -84,6 +86,15 @@ def execute_trade(
         now=now,
     )
     return trade
+
+
+def earlier_trade(session: Session, buyer_id: int, idempotency_key: str | None) -> Trade | None:
+    """The trade a buyer's take or clock stop made under this key before (a retry, a double click)."""
+    if not idempotency_key:
+        return None
+    return session.scalar(
+        select(Trade).where(Trade.buyer_id == buyer_id, Trade.idempotency_key == idempotency_key)
+    )
 
 
 def settle_trade(session: Session, trade: Trade, *, now: datetime) -> bool:

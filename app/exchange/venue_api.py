@@ -40,6 +40,7 @@ from app.exchange.schemas import (
     TradeSchema,
     in_fen,
 )
+from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
 
 blp = Blueprint(
     "exchange_venues_api",
@@ -79,6 +80,7 @@ def list_lot(data):
 
 
 @blp.route("/lots/<int:lot_id>/take", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
 @blp.arguments(TakeSchema)
 @blp.response(201, TradeSchema)
 @requires(EXCHANGE_MEMBERS)
@@ -91,6 +93,7 @@ def take(data, lot_id: int):
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
             lot_id=lot_id,
+            idempotency_key=idempotency_key(),
             **data,
         )
     return get_session().get(Trade, trade.id)
@@ -164,6 +167,7 @@ def bid(data, auction_id: int):
 
 
 @blp.route("/auctions/<int:auction_id>/accept", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_KEY])
 @blp.arguments(TakeSchema)
 @blp.response(201, TradeSchema)
 @requires(EXCHANGE_MEMBERS)
@@ -176,6 +180,7 @@ def accept(data, auction_id: int):
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
             auction_id=auction_id,
+            idempotency_key=idempotency_key(),
             **data,
         )
     return get_session().get(Trade, trade.id)

@@ -13,10 +13,11 @@ from app.db import get_session, utcnow
 from app.exchange import deposits, index, instruments, lots, queries, trading
 from app.exchange.models import MODE_LABELS, RECEIPT_LABELS, ReceiptStatus, TradingMode
 from app.exchange.schemas import (
+    AmountForm,
     AmountSchema,
     PlaceExchangeOrderSchema,
     PlaceOrderForm,
-    TakeSchema,
+    TakeForm,
     instrument_name,
 )
 from app.forms import Form
@@ -36,6 +37,12 @@ def receipt_status_label(status: str) -> str:
 
 
 bp.add_app_template_global(instrument_name, "instrument_name")
+
+
+@bp.app_template_global()
+def new_key() -> str:
+    """A fresh idempotency key for a form that moves money or tea: a double click sends the same one."""
+    return uuid.uuid4().hex
 
 
 @bp.route("/exchange")
@@ -181,7 +188,7 @@ def cancel(order_id: int):
 @requires(EXCHANGE_MEMBERS)
 def take(lot_id: int):
     """Take lots of a listing (摘牌) from the instrument or market page."""
-    form = Form(TakeSchema())
+    form = Form(TakeForm())
     actor = current_actor()
     trade = None
     if form.validate_on_submit():
@@ -236,7 +243,7 @@ def move_deposit(direction: str):
     step = {"fund": deposits.fund_deposit, "withdraw": deposits.withdraw_deposit}.get(direction)
     if step is None:
         abort(404)
-    form = Form(AmountSchema())
+    form = Form(AmountForm())
     actor = current_actor()
     if form.validate_on_submit():
         done = form.submit(
@@ -245,7 +252,7 @@ def move_deposit(direction: str):
                 organisation_id=actor.organisation_id,
                 actor_id=actor.user_id,
                 amount_fen=form.data["amount_yuan"],
-                idempotency_key=uuid.uuid4().hex,
+                idempotency_key=form.data["idempotency_key"] or uuid.uuid4().hex,
             )
         )
         if done is not None:

@@ -350,3 +350,29 @@ def test_a_school_posts_a_tender_and_a_cooperative_bids_over_the_api(client, ses
         ).status_code
         == 403
     )
+
+
+def test_a_take_sent_twice_with_one_key_is_one_trade(client, market, session):
+    listed = client.post(
+        "/api/v1/exchange/lots",
+        json={
+            "symbol": "CUIYA-S",
+            "receipt_id": market["receipt"].id,
+            "price_yuan": "805",
+            "lots": 10,
+        },
+        headers=market["seller"],
+    ).get_json()
+    headers = {**market["buyer"], "Idempotency-Key": "erp-take-1"}
+    first = client.post(
+        f"/api/v1/exchange/lots/{listed['id']}/take", json={"lots": 3}, headers=headers
+    )
+    again = client.post(
+        f"/api/v1/exchange/lots/{listed['id']}/take", json={"lots": 3}, headers=headers
+    )
+    assert first.get_json()["id"] == again.get_json()["id"]
+    lots_left = [
+        lot for lot in client.get("/api/v1/exchange/lots").get_json() if lot["id"] == listed["id"]
+    ]
+    assert lots_left[0]["open_lots"] == 7
+    assert ledger_problems(session) == []

@@ -305,3 +305,29 @@ def test_a_school_posts_a_tender_from_the_form_and_a_cooperative_bids_on_its_pag
     assert "您已报价每千克 ¥830.00" in bid and "¥830.00" in client.get(
         "/exchange/tenders"
     ).get_data(as_text=True)
+
+
+def test_a_double_click_on_take_buys_once_and_on_the_deposit_moves_once(client, session, market):
+    tea, seller, buyer, receipt = market
+    lot = lots.list_lot(
+        session,
+        organisation_id=seller.organisation_id,
+        actor_id=seller.user_id,
+        symbol=tea.symbol,
+        receipt_id=receipt.id,
+        price_fen=81_000,
+        lots=10,
+    )
+    session.flush()
+    sign_in(client, buyer.user, buyer.organisation)
+    for _click in range(2):
+        post_form(
+            client, f"/exchange/lots/{lot.id}/take", {"lots": "2", "idempotency_key": "k-take"}
+        )
+    session.refresh(lot)
+    assert lot.open_lots == 8
+    for _click in range(2):
+        post_form(
+            client, "/exchange/deposit/withdraw", {"amount_yuan": "100", "idempotency_key": "k-out"}
+        )
+    assert ledger.available(session, ledger.wallet(buyer.organisation_id)) == 10_000
