@@ -53,6 +53,16 @@ blp = Blueprint(
 )
 
 
+def as_member(service, model, *, acting_as: str = "organisation_id", **values):
+    """A member's step, in one transaction, as the signed-in person for their organisation (passed as
+    `acting_as`: the member, the holder, the warehouse); what it made or changed, read afresh."""
+    actor = current_actor()
+    with transaction() as write:
+        acting = {acting_as: actor.organisation_id}
+        made = service(write, **acting, actor_id=actor.user_id, **values)
+    return get_session().get(model, made.id)
+
+
 @blp.route("/instruments", methods=["GET"])
 @blp.response(200, InstrumentSchema(many=True))
 @requires(PUBLIC)
@@ -159,12 +169,7 @@ def order_detail(order_id: int):
 @requires(EXCHANGE_MEMBERS)
 def cancel(order_id: int):
     """Cancel an open order: what it still reserved, or its receipt, is free again."""
-    actor = current_actor()
-    with transaction() as write:
-        trading.cancel_order(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
-        )
-    return get_session().get(ExchangeOrder, order_id)
+    return as_member(trading.cancel_order, ExchangeOrder, order_id=order_id)
 
 
 @blp.route("/trades", methods=["GET"])
@@ -237,12 +242,7 @@ def receipts_index():
 @requires(WAREHOUSE_STAFF)
 def issue(data):
     """Issue a warehouse receipt to a depositor for tea weighed and graded in."""
-    actor = current_actor()
-    with transaction() as write:
-        receipt = receipts.issue_receipt(
-            write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, **data
-        )
-    return get_session().get(Receipt, receipt.id)
+    return as_member(receipts.issue_receipt, Receipt, acting_as="warehouse_id", **data)
 
 
 @blp.route("/receipts/<int:receipt_id>/split", methods=["POST"])
@@ -251,16 +251,9 @@ def issue(data):
 @requires(EXCHANGE_MEMBERS)
 def split(data, receipt_id: int):
     """Split kilograms off a receipt you hold into a new receipt."""
-    actor = current_actor()
-    with transaction() as write:
-        part = receipts.split_receipt(
-            write,
-            holder_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            receipt_id=receipt_id,
-            **data,
-        )
-    return get_session().get(Receipt, part.id)
+    return as_member(
+        receipts.split_receipt, Receipt, acting_as="holder_id", receipt_id=receipt_id, **data
+    )
 
 
 @blp.route("/receipts/merge", methods=["POST"])
@@ -269,12 +262,7 @@ def split(data, receipt_id: int):
 @requires(EXCHANGE_MEMBERS)
 def merge(data):
     """Merge receipts you hold of one product and grade in one warehouse into the first of them."""
-    actor = current_actor()
-    with transaction() as write:
-        merged = receipts.merge_receipts(
-            write, holder_id=actor.organisation_id, actor_id=actor.user_id, **data
-        )
-    return get_session().get(Receipt, merged.id)
+    return as_member(receipts.merge_receipts, Receipt, acting_as="holder_id", **data)
 
 
 @blp.route("/receipts/<int:receipt_id>/release", methods=["POST"])
@@ -282,9 +270,4 @@ def merge(data):
 @requires(WAREHOUSE_STAFF)
 def release(receipt_id: int):
     """The holder has taken the tea out: the receipt is closed, and its trade pays the seller now."""
-    actor = current_actor()
-    with transaction() as write:
-        settlement.pick_up(
-            write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, receipt_id=receipt_id
-        )
-    return get_session().get(Receipt, receipt_id)
+    return as_member(settlement.pick_up, Receipt, acting_as="warehouse_id", receipt_id=receipt_id)

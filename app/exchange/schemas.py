@@ -335,31 +335,27 @@ class ExchangeOrderSchema(Schema):
     created_at = fields.DateTime()
 
 
-class TradeSchema(Schema):
+class PublicTradeSchema(Schema):
+    """A trade as the market sees it: no names."""
+
     id = fields.Integer()
     symbol = fields.Function(lambda trade: trade.instrument.symbol)
     mode = fields.String()
     price_fen = fields.Integer()
     lots = fields.Integer()
     kg = fields.Integer()
+    executed_at = fields.DateTime()
+
+
+class TradeSchema(PublicTradeSchema):
+    """A trade as its buyer or seller sees it: the money, the orders, when the seller is paid."""
+
     value_fen = fields.Integer()
     fee_fen = fields.Integer()
     buy_order_id = fields.Integer(allow_none=True)
     sell_order_id = fields.Integer(allow_none=True)
-    executed_at = fields.DateTime()
     settle_due_at = fields.DateTime()
     settled_at = fields.DateTime(allow_none=True)
-
-
-class PublicTradeSchema(Schema):
-    """A trade as the market sees it: no names."""
-
-    id = fields.Integer()
-    mode = fields.String()
-    price_fen = fields.Integer()
-    lots = fields.Integer()
-    kg = fields.Integer()
-    executed_at = fields.DateTime()
 
 
 class PlacedSchema(Schema):

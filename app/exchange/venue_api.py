@@ -12,7 +12,7 @@ from app.auth import (
     current_actor,
     requires,
 )
-from app.db import get_session, transaction, utcnow
+from app.db import get_session, utcnow
 from app.errors import NotFound
 from app.exchange import (
     auctions,
@@ -21,6 +21,7 @@ from app.exchange import (
     queries,
     tenders,
 )
+from app.exchange.api import as_member
 from app.exchange.models import Auction, Bid, Lot, Tender, TenderBid, Trade
 from app.exchange.schemas import (
     AuctionDetailSchema,
@@ -67,16 +68,7 @@ def lots_index():
 @requires(EXCHANGE_MEMBERS)
 def list_lot(data):
     """List lots of a receipt you hold at a fixed price per kg (挂牌)."""
-    actor = current_actor()
-    with transaction() as write:
-        lot = lots.list_lot(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            price_fen=data.pop("price_yuan"),
-            **data,
-        )
-    return get_session().get(Lot, lot.id)
+    return as_member(lots.list_lot, Lot, **in_fen(data))
 
 
 @blp.route("/lots/<int:lot_id>/take", methods=["POST"])
@@ -86,17 +78,7 @@ def list_lot(data):
 @requires(EXCHANGE_MEMBERS)
 def take(data, lot_id: int):
     """Take lots of a listing at its price (摘牌), paid from your deposit at once."""
-    actor = current_actor()
-    with transaction() as write:
-        trade = lots.take_lot(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            lot_id=lot_id,
-            idempotency_key=idempotency_key(),
-            **data,
-        )
-    return get_session().get(Trade, trade.id)
+    return as_member(lots.take_lot, Trade, lot_id=lot_id, idempotency_key=idempotency_key(), **data)
 
 
 @blp.route("/lots/<int:lot_id>", methods=["DELETE"])
@@ -104,12 +86,7 @@ def take(data, lot_id: int):
 @requires(EXCHANGE_MEMBERS)
 def delist(lot_id: int):
     """Withdraw what is left of your listed lot; its receipt is free again."""
-    actor = current_actor()
-    with transaction() as write:
-        lots.delist_lot(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, lot_id=lot_id
-        )
-    return get_session().get(Lot, lot_id)
+    return as_member(lots.delist_lot, Lot, lot_id=lot_id)
 
 
 # --- auctions ----------------------------------------------------------------------------------------------
@@ -129,12 +106,7 @@ def auctions_index():
 @requires(EXCHANGE_MEMBERS)
 def create_auction(data):
     """Put receipt-backed lots up for an English auction or on a Dutch clock."""
-    actor = current_actor()
-    with transaction() as write:
-        auction = auctions.create_auction(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **in_fen(data)
-        )
-    return get_session().get(Auction, auction.id)
+    return as_member(auctions.create_auction, Auction, **in_fen(data))
 
 
 @blp.route("/auctions/<int:auction_id>", methods=["GET"])
@@ -154,16 +126,7 @@ def auction_detail(auction_id: int):
 @requires(EXCHANGE_MEMBERS)
 def bid(data, auction_id: int):
     """Bid in an English auction; the money is reserved from your deposit until you are outbid."""
-    actor = current_actor()
-    with transaction() as write:
-        placed = auctions.place_bid(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            auction_id=auction_id,
-            price_fen=data["price_yuan"],
-        )
-    return get_session().get(Bid, placed.id)
+    return as_member(auctions.place_bid, Bid, auction_id=auction_id, **in_fen(data))
 
 
 @blp.route("/auctions/<int:auction_id>/accept", methods=["POST"])
@@ -173,17 +136,10 @@ def bid(data, auction_id: int):
 @requires(EXCHANGE_MEMBERS)
 def accept(data, auction_id: int):
     """Stop a Dutch clock for the lots you name at its price now, paid from your deposit."""
-    actor = current_actor()
-    with transaction() as write:
-        trade = auctions.accept_clock(
-            write,
-            organisation_id=actor.organisation_id,
-            actor_id=actor.user_id,
-            auction_id=auction_id,
-            idempotency_key=idempotency_key(),
-            **data,
-        )
-    return get_session().get(Trade, trade.id)
+    key = idempotency_key()
+    return as_member(
+        auctions.accept_clock, Trade, auction_id=auction_id, idempotency_key=key, **data
+    )
 
 
 # --- tenders and the price index -----------------------------------------------------------------------
@@ -203,12 +159,7 @@ def tenders_index():
 @requires(BUYERS)
 def post_tender(data):
     """Put a need out to tender: sellers bid prices down until it closes; the lowest wins a contract."""
-    actor = current_actor()
-    with transaction() as write:
-        tender = tenders.post_tender(
-            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **in_fen(data)
-        )
-    return get_session().get(Tender, tender.id)
+    return as_member(tenders.post_tender, Tender, **in_fen(data))
 
 
 @blp.route("/tenders/<int:tender_id>", methods=["GET"])
@@ -228,17 +179,14 @@ def tender_detail(tender_id: int):
 @requires(SELLERS)
 def tender_bid(data, tender_id: int):
     """Bid to fill a tender from one of your listings; a new bid of yours must be lower than your last."""
-    actor = current_actor()
-    with transaction() as write:
-        bid = tenders.place_tender_bid(
-            write,
-            organisation_id=actor.organisation_id,
-            organisation_kind=actor.kind,
-            actor_id=actor.user_id,
-            tender_id=tender_id,
-            **in_fen(data),
-        )
-    return get_session().get(TenderBid, bid.id)
+    kind = current_actor().kind
+    return as_member(
+        tenders.place_tender_bid,
+        TenderBid,
+        organisation_kind=kind,
+        tender_id=tender_id,
+        **in_fen(data),
+    )
 
 
 @blp.route("/index/<int:product_id>/<int:grade_id>", methods=["GET"])

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 from app.accounts.schemas import Text
+from app.exchange.schemas import PublicTradeSchema
 from app.live.schemas import LocalDateTime
 from app.surveillance.words import alert_summary
 from app.web import ID_RANGE
@@ -146,13 +147,8 @@ class AuditEntrySchema(Schema):
     prev_hash = fields.String()
 
 
-class TapeTradeSchema(Schema):
-    id = fields.Integer()
-    symbol = fields.Function(lambda trade: trade.instrument.symbol)
-    mode = fields.String()
+class TapeTradeSchema(PublicTradeSchema):
+    """A trade as exchange staff see it: with both members."""
+
     buyer_id = fields.Integer()
     seller_id = fields.Integer()
-    price_fen = fields.Integer()
-    lots = fields.Integer()
-    kg = fields.Integer()
-    executed_at = fields.DateTime()

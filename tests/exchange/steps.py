@@ -1,10 +1,10 @@
 """Exchange steps as tests take them: an instrument for spring Cuiya, the China Tea City warehouse issuing
 receipts, and traders with money in their exchange deposits."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from app.auth import OrgKind, Role
-from app.exchange import deposits, instruments, receipts
+from app.exchange import auctions, deposits, instruments, receipts
 from app.exchange.matching import TimeInForce
 from app.exchange.models import DEFAULT_MODES, Side, TradingMode
 from app.exchange.trading import place_order
@@ -87,5 +87,46 @@ def order(
         lots=lots,
         time_in_force=TimeInForce.ioc if ioc else TimeInForce.gtc,
         receipt_id=receipt.id if receipt else None,
+        now=now,
+    )
+
+
+def english_auction(session, seller, instrument, receipt, *, now=MONDAY_10AM, **terms):
+    """`seller` auctions 10 lots of `receipt` for an hour from `now`: ¥720.00 to start, ¥5.00 steps, a
+    reserve of ¥750.00, unless `terms` say otherwise."""
+    return auctions.create_english(
+        session,
+        organisation_id=seller.organisation_id,
+        actor_id=seller.user_id,
+        symbol=instrument.symbol,
+        receipt_id=receipt.id,
+        starts_at=now,
+        now=now,
+        **{
+            "lots": 10,
+            "start_fen": 72_000,
+            "increment_fen": 500,
+            "reserve_fen": 75_000,
+            "ends_at": now + timedelta(hours=1),
+            "extend_seconds": 120,
+            **terms,
+        },
+    )
+
+
+def dutch_clock(session, seller, instrument, receipt, *, start_fen, floor_fen, now=MONDAY_10AM):
+    """`seller` puts 10 lots of `receipt` on a clock from `now`, down ¥10.00 every 30 seconds."""
+    return auctions.create_dutch(
+        session,
+        organisation_id=seller.organisation_id,
+        actor_id=seller.user_id,
+        symbol=instrument.symbol,
+        receipt_id=receipt.id,
+        lots=10,
+        start_fen=start_fen,
+        step_fen=1_000,
+        interval_seconds=30,
+        floor_fen=floor_fen,
+        starts_at=now,
         now=now,
     )

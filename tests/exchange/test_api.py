@@ -6,7 +6,7 @@ import pytest
 
 from app.auth import OrgKind, Role
 from app.db import LOCAL_TIME, utcnow
-from app.exchange.models import TradingMode
+from app.exchange.models import Receipt, TradingMode
 from tests.contracts.test_api import token
 from tests.exchange.steps import (
     AROUND_THE_CLOCK,
@@ -376,3 +376,27 @@ def test_a_take_sent_twice_with_one_key_is_one_trade(client, market, session):
     ]
     assert lots_left[0]["open_lots"] == 7
     assert ledger_problems(session) == []
+
+
+def test_a_holder_splits_and_merges_over_the_api_and_the_warehouse_releases(
+    client, market, session
+):
+    receipt_id = market["receipt"].id
+    part = client.post(
+        f"/api/v1/exchange/receipts/{receipt_id}/split", json={"kg": 30}, headers=market["seller"]
+    )
+    assert part.status_code == 201 and part.get_json()["net_kg"] == 30
+    merged = client.post(
+        "/api/v1/exchange/receipts/merge",
+        json={"receipt_ids": [receipt_id, part.get_json()["id"]]},
+        headers=market["seller"],
+    )
+    assert merged.get_json()["net_kg"] == 100
+    store = session.get(Receipt, receipt_id).warehouse_id
+    keeper = member(kind=OrgKind.warehouse, role=Role.manager)
+    keeper.organisation_id = store  # a member of the warehouse that issued it
+    session.flush()
+    released = client.post(
+        f"/api/v1/exchange/receipts/{receipt_id}/release", headers=token(keeper, "agl_x-keeper")
+    )
+    assert released.status_code == 200 and released.get_json()["status"] == "released"

@@ -21,6 +21,8 @@ from app.payments.ledger import InsufficientFunds
 from tests.exchange.steps import (
     MONDAY_10AM,
     cuiya,
+    dutch_clock,
+    english_auction,
     receipt_for,
     seller_with_receipt,
     trader_with_deposit,
@@ -103,24 +105,6 @@ def test_a_delisted_lot_frees_its_receipt(session):
     assert (offered.status, offered.net_kg) == (ReceiptStatus.held, 35)
 
 
-def _english(session, tea, seller, receipt, **terms):
-    return auctions.create_english(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        lots=terms.get("lots", 10),
-        start_fen=terms.get("start_fen", 72_000),
-        increment_fen=terms.get("increment_fen", 500),
-        reserve_fen=terms.get("reserve_fen", 75_000),
-        starts_at=NOW,
-        ends_at=NOW + timedelta(hours=1),
-        extend_seconds=120,
-        now=NOW,
-    )
-
-
 def _bid(session, who, auction, price, at):
     return auctions.place_bid(
         session,
@@ -135,7 +119,7 @@ def _bid(session, who, auction, price, at):
 def test_the_highest_bidder_at_the_close_wins_and_outbid_money_is_freed(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    auction = _english(session, tea, seller, receipt)
+    auction = english_auction(session, seller, tea, receipt)
     a, b = trader_with_deposit(session), trader_with_deposit(session)
     _bid(session, a, auction, 74_000, NOW + timedelta(minutes=1))
     assert ledger.balance(session, ledger.reserved(a.organisation_id)) == 74_000 * 50
@@ -161,7 +145,7 @@ def test_the_highest_bidder_at_the_close_wins_and_outbid_money_is_freed(session)
 def test_a_late_bid_moves_the_close_on(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    auction = _english(session, tea, seller, receipt)
+    auction = english_auction(session, seller, tea, receipt)
     late = auction.ends_at - timedelta(seconds=30)
     _bid(session, trader_with_deposit(session), auction, 75_000, late)
     assert auction.ends_at == late + timedelta(seconds=120)
@@ -173,7 +157,7 @@ def test_a_late_bid_moves_the_close_on(session):
 def test_below_the_reserve_nobody_wins_and_the_receipt_is_free_again(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    auction = _english(session, tea, seller, receipt)
+    auction = english_auction(session, seller, tea, receipt)
     bidder = trader_with_deposit(session)
     _bid(session, bidder, auction, 72_000, NOW + timedelta(minutes=1))
     assert auctions.close_auction(session, auction_id=auction.id, now=NOW + timedelta(hours=1))
@@ -186,7 +170,7 @@ def test_below_the_reserve_nobody_wins_and_the_receipt_is_free_again(session):
 def test_an_unfunded_bid_is_refused(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    auction = _english(session, tea, seller, receipt)
+    auction = english_auction(session, seller, tea, receipt)
     with pytest.raises(InsufficientFunds, match="exchange deposit"):
         _bid(
             session,
@@ -200,20 +184,7 @@ def test_an_unfunded_bid_is_refused(session):
 def test_the_dutch_clock_falls_and_sells_lots_at_the_price_of_the_moment(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    clock = auctions.create_dutch(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        lots=10,
-        start_fen=90_000,
-        step_fen=1_000,
-        interval_seconds=30,
-        floor_fen=85_000,
-        starts_at=NOW,
-        now=NOW,
-    )
+    clock = dutch_clock(session, seller, tea, receipt, start_fen=90_000, floor_fen=85_000)
     assert clock.ends_at == NOW + timedelta(seconds=6 * 30)
     buyer = trader_with_deposit(session)
     take = auctions.accept_clock(
@@ -257,20 +228,7 @@ def test_pickup_pays_the_seller_before_t_plus_n(session):
 def test_a_halted_dutch_clock_stands_still_and_goes_on_from_there(session):
     tea = cuiya(session)
     seller, receipt = seller_with_receipt(session, tea, kg=50)
-    clock = auctions.create_dutch(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        lots=10,
-        start_fen=88_000,
-        step_fen=1_000,
-        interval_seconds=30,
-        floor_fen=80_000,
-        starts_at=NOW,
-        now=NOW,
-    )
+    clock = dutch_clock(session, seller, tea, receipt, start_fen=88_000, floor_fen=80_000)
     staff = member(kind=OrgKind.exchange, role=Role.officer)
     halted_at = NOW + timedelta(seconds=65)  # two steps down: ¥860.00
     auctions.set_auction_halt(

@@ -8,12 +8,13 @@ from sqlalchemy import select
 
 from app.auth import OrgKind, Role
 from app.db import LOCAL_TIME, utcnow
-from app.exchange import auctions, lots
+from app.exchange import lots
 from app.exchange.models import Auction, Lot, Receipt, ReceiptStatus, Tender
 from app.payments import ledger
 from tests.exchange.steps import (
     AROUND_THE_CLOCK,
     cuiya,
+    english_auction,
     receipt_for,
     trader_with_deposit,
     warehouse,
@@ -161,18 +162,8 @@ def test_the_warehouse_issues_and_releases_receipts_and_bad_weights_are_named(
 def test_an_english_auction_page_shows_the_price_countdown_and_bids(client, session, market):
     tea, seller, buyer, receipt = market
     now = utcnow()
-    auction = auctions.create_english(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        lots=4,
-        start_fen=78_000,
-        increment_fen=500,
-        reserve_fen=80_000,
-        starts_at=now,
-        ends_at=now + timedelta(hours=1),
+    auction = english_auction(
+        session, seller, tea, receipt, now=now, lots=4, start_fen=78_000, reserve_fen=80_000
     )
     session.flush()
     sign_in(client, buyer.user, buyer.organisation)

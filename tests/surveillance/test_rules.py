@@ -13,7 +13,14 @@ from app.exchange import auctions, tenders, trading
 from app.exchange.models import Trade
 from app.surveillance.engine import Engine
 from app.surveillance.models import Alert, AuditEntry
-from tests.exchange.steps import MONDAY_10AM, cuiya, order, receipt_for, trader_with_deposit
+from tests.exchange.steps import (
+    MONDAY_10AM,
+    cuiya,
+    english_auction,
+    order,
+    receipt_for,
+    trader_with_deposit,
+)
 from tests.exchange.test_tenders_and_index import _seller
 from tests.factories import member
 from tests.factories.catalog import grade_of, product
@@ -93,20 +100,7 @@ def test_a_spoofing_pattern_of_orders_cancelled_at_once_raises_both_alerts(sessi
 def test_a_shill_bidder_related_to_the_seller_raises_an_alert_with_the_bid(session):
     tea = cuiya(session)
     seller = member(kind=OrgKind.cooperative, role=Role.manager)
-    auction = auctions.create_english(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt_for(session, tea, seller, kg=50).id,
-        lots=10,
-        start_fen=72_000,
-        increment_fen=500,
-        reserve_fen=75_000,
-        starts_at=NOW,
-        ends_at=NOW + timedelta(hours=1),
-        now=NOW,
-    )
+    auction = english_auction(session, seller, tea, receipt_for(session, tea, seller, kg=50))
     honest, shill = trader_with_deposit(session), trader_with_deposit(session)
     shill.organisation.address = seller.organisation.address = "湄潭县兴隆镇龙凤村田家沟组 3 号"
     auctions.place_bid(
