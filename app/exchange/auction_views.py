@@ -16,9 +16,9 @@ from app.exchange.schemas import (
     AuctionDetailSchema,
     BidSchema,
     CreateAuctionSchema,
-    TakeForm,
     in_fen,
 )
+from app.exchange.views import buy_from_form
 from app.forms import Form
 from app.i18n import money
 
@@ -133,27 +133,5 @@ def bid(auction_id: int):
 @requires(EXCHANGE_MEMBERS)
 def accept(auction_id: int):
     """Stop the Dutch clock for the lots named, at its price this moment."""
-    form = Form(TakeForm())
-    actor = current_actor()
-    if form.validate_on_submit():
-        trade = form.submit(
-            lambda write: auctions.accept_clock(
-                write,
-                organisation_id=actor.organisation_id,
-                actor_id=actor.user_id,
-                auction_id=auction_id,
-                **form.data,
-            )
-        )
-        if trade is not None:
-            flash(
-                _(
-                    "Bought %(kg)d kg at %(price)s per kg for %(total)s; the receipt is yours.",
-                    kg=trade.kg,
-                    price=money(trade.price_fen),
-                    total=money(trade.value_fen),
-                ),
-                "success",
-            )
-    form.flash_problems()
-    return redirect(url_for("auctions.detail", auction_id=auction_id))
+    back = url_for("auctions.detail", auction_id=auction_id)
+    return buy_from_form(auctions.accept_clock, back, auction_id=auction_id)

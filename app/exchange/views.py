@@ -188,31 +188,35 @@ def cancel(order_id: int):
 @requires(EXCHANGE_MEMBERS)
 def take(lot_id: int):
     """Take lots of a listing (摘牌) from the instrument or market page."""
+    return buy_from_form(lots.take_lot, url_for("exchange.orders"), lot_id=lot_id)
+
+
+def buy_from_form(service, back: str, **values):
+    """A take or a clock stop from a page: the buyer is told what it bought, or why it could not."""
     form = Form(TakeForm())
     actor = current_actor()
-    trade = None
     if form.validate_on_submit():
         trade = form.submit(
-            lambda write: lots.take_lot(
+            lambda write: service(
                 write,
                 organisation_id=actor.organisation_id,
                 actor_id=actor.user_id,
-                lot_id=lot_id,
+                **values,
                 **form.data,
             )
         )
-    if trade is not None:
-        flash(
-            _(
-                "Bought %(kg)d kg at %(price)s per kg for %(total)s; the receipt is yours.",
-                kg=trade.kg,
-                price=money(trade.price_fen),
-                total=money(trade.value_fen),
-            ),
-            "success",
-        )
+        if trade is not None:
+            flash(
+                _(
+                    "Bought %(kg)d kg at %(price)s per kg for %(total)s; the receipt is yours.",
+                    kg=trade.kg,
+                    price=money(trade.price_fen),
+                    total=money(trade.value_fen),
+                ),
+                "success",
+            )
     form.flash_problems()
-    return redirect(url_for("exchange.orders"))
+    return redirect(back)
 
 
 @bp.route("/exchange/mine")

@@ -14,6 +14,7 @@ from app.payments import ledger
 from tests.exchange.steps import (
     AROUND_THE_CLOCK,
     cuiya,
+    dutch_clock,
     english_auction,
     receipt_for,
     trader_with_deposit,
@@ -322,3 +323,19 @@ def test_a_double_click_on_take_buys_once_and_on_the_deposit_moves_once(client, 
             client, "/exchange/deposit/withdraw", {"amount_yuan": "100", "idempotency_key": "k-out"}
         )
     assert ledger.available(session, ledger.wallet(buyer.organisation_id)) == 10_000
+
+
+def test_a_buyer_stops_the_dutch_clock_from_its_page(client, session, market):
+    tea, seller, buyer, receipt = market
+    clock = dutch_clock(
+        session, seller, tea, receipt, start_fen=86_000, floor_fen=80_000, now=utcnow()
+    )
+    session.flush()
+    sign_in(client, buyer.user, buyer.organisation)
+    assert "按此价接受" in client.get(f"/exchange/auctions/{clock.id}").get_data(as_text=True)
+    bought = post_form(
+        client, f"/exchange/auctions/{clock.id}/accept", {"lots": "2"}, follow_redirects=True
+    )
+    assert "已买入 10 千克" in bought.get_data(as_text=True)
+    session.refresh(clock)
+    assert clock.open_lots == 8
