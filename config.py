@@ -14,6 +14,8 @@ class Config:
     DATABASE_URL = os.environ.get("DATABASE_URL", "")
     DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
     SQL_ECHO = _flag("SQL_ECHO")
+    # Checkouts arriving together in a web process are written in one transaction (app/batching.py).
+    GROUP_COMMIT = _flag("GROUP_COMMIT", "1")
 
     SESSION_COOKIE_NAME = "agrilink_session"
     SESSION_COOKIE_HTTPONLY = True
@@ -45,6 +47,9 @@ class Config:
     SIGN_IN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("SIGN_IN_MAX_FAILURES_PER_ADDRESS", "20"))
     SIGN_IN_WINDOW_SECONDS = int(os.environ.get("SIGN_IN_WINDOW_SECONDS", "60"))
     INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
+    # How long a process reuses an API token's holder: a token revoked in another process (or a disabled
+    # account) keeps working there for at most this long.
+    API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
 
     API_TITLE = "AgriLink API"
     API_VERSION = "v1"
@@ -82,6 +87,10 @@ class TestConfig(Config):
     TESTING = True
     MARKET_CACHE_SECONDS = 0  # every test sees exactly what it made
     CATALOGUE_CACHE_SECONDS = 0
+    API_TOKEN_CACHE_SECONDS = 0
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
     WTF_CSRF_ENABLED = True
+    # The suite's sessions share one connection, so batches are written by the requesting thread (a batch
+    # of one); the tests against real gunicorn servers run the writer thread as production does.
+    GROUP_COMMIT = False

@@ -41,5 +41,9 @@ class TimedCache:
                 self._entries.popitem(last=False)
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
 
 NO_CACHE = TimedCache(0)

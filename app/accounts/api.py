@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from app.accounts import members, organisations, people, queries, tokens
+from app.accounts import identity, members, organisations, people, queries, tokens
 from app.accounts.models import Membership, Organisation, User
 from app.accounts.schemas import (
     ApiTokenSchema,
@@ -80,9 +80,11 @@ class Tokens(MethodView):
 @blp.response(204)
 @requires(SIGNED_IN)
 def revoke_token(token_id: int):
-    """Revoke a token; calls with it are refused at once."""
+    """Revoke a token; calls with it are refused at once here, and within API_TOKEN_CACHE_SECONDS (5 s)
+    on every other web process."""
     with transaction() as write:
         tokens.revoke_api_token(write, actor_id=current_actor().user_id, token_id=token_id)
+    identity.forget_tokens()
 
 
 @blp.route("/me")

@@ -13,7 +13,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.accounts import organisations, people, queries
+from app.accounts import identity, organisations, people, queries
 from app.accounts import tokens as api_tokens
 from app.accounts.identity import ORGANISATION_KEY, current_membership
 from app.accounts.models import User
@@ -196,6 +196,7 @@ def sign_out_everywhere():
     revoke_tokens = request.form.get("revoke_tokens") == "true"
     with transaction() as write:
         people.sign_out_everywhere(write, user_id=current_user.id, revoke_tokens=revoke_tokens)
+    identity.forget_tokens()
     logout_user()
     if revoke_tokens:
         flash(_("You are signed out on every device, and your API tokens are revoked."), "info")
@@ -247,6 +248,7 @@ def revoke_token(token_id: int):
     """Stop a token working at once."""
     with transaction() as write:
         token = api_tokens.revoke_api_token(write, actor_id=current_user.id, token_id=token_id)
+    identity.forget_tokens()
     flash(
         _(
             "The token “%(name)s” is revoked; calls with it are refused from now on.",

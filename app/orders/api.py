@@ -17,7 +17,7 @@ from app.auth import (
 )
 from app.db import get_session, transaction
 from app.errors import DomainError, NotFound, RuleViolation
-from app.orders import delivery, queries, services
+from app.orders import delivery, grouped, queries, services
 from app.orders.models import PaymentMethod
 from app.orders.schemas import (
     AcceptOrderSchema,
@@ -73,25 +73,29 @@ def create(data):
     """Check out: one order per seller, stock taken now, the money held (unless payment is later)."""
     key = idempotency_key()
     actor = current_actor()
-    with transaction() as write:
-        placed = services.place_orders(
-            write,
-            buyer_id=actor.organisation_id,
-            buyer_kind=actor.kind,
-            actor_id=actor.user_id,
-            lines=data.pop("lines"),
-            payment=data["payment"],
-            delivery=services.Delivery(
-                point=data["delivery_point"],
-                day=data["delivery_date"],
-                window_start=data["window_start"],
-                window_end=data["window_end"],
-                note=data["note"],
-            ),
-            idempotency_key=key,
-            unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
-            takes_cards=stripe_gateway() is not None,
-        )
+    lines = data.pop("lines")
+    drop_off = services.Delivery(
+        point=data["delivery_point"],
+        day=data["delivery_date"],
+        window_start=data["window_start"],
+        window_end=data["window_end"],
+        note=data["note"],
+    )
+    placed = grouped.place(actor, lines, drop_off, data["payment"], key)
+    if placed is None:  # not for a batch (a card payment, a rule refused, a key seen before)
+        with transaction() as write:
+            placed = services.place_orders(
+                write,
+                buyer_id=actor.organisation_id,
+                buyer_kind=actor.kind,
+                actor_id=actor.user_id,
+                lines=lines,
+                payment=data["payment"],
+                delivery=drop_off,
+                idempotency_key=key,
+                unpaid_minutes=current_app.config["ORDER_UNPAID_MINUTES"],
+                takes_cards=stripe_gateway() is not None,
+            )
     checkout_id = placed.checkout_id
     orders = (
         placed.orders

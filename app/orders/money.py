@@ -42,6 +42,17 @@ def hold(session: Session, order: Order, *, actor_id: int | None) -> None:
     _post(session, order, "hold", "hold", _held(order), actor_id=actor_id)
 
 
+def hold_posting(order: Order) -> ledger.Posting:
+    """What hold posts for the order (by the person who placed it), to post many holds at once."""
+    return ledger.Posting(
+        key=f"order:{order.id}:hold",
+        kind="hold",
+        order_id=order.id,
+        actor_id=order.placed_by_id,
+        moves=_held(order),
+    )
+
+
 def _held(order: Order) -> dict[str, int]:
     """The order's total, from where the buyer pays into the order's escrow."""
     return {buyer_account(order): -order.total_fen, ledger.escrow(order.id): order.total_fen}

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import new_ids, utcnow
 from app.errors import Conflict
 from app.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -99,6 +99,21 @@ def _open_accounts(session: Session, codes: list[str]) -> dict[str, int]:
     return found
 
 
+def _open_new_accounts(session: Session, codes: Sequence[str]) -> dict[str, int]:
+    """Open accounts that cannot exist yet, in one executemany: their ids by code."""
+    table = LedgerAccount.__table__
+    ids = new_ids(session, table, len(codes))
+    if codes:
+        session.execute(
+            insert(table),
+            [
+                {**_new_account(code), "id": account_id}
+                for code, account_id in zip(codes, ids, strict=True)
+            ],
+        )
+    return dict(zip(codes, ids, strict=True))
+
+
 def _new_account(code: str) -> dict:
     kind = _kind_of(code)
     owner = int(code.split(":")[1]) if ":" in code else None
@@ -179,8 +194,10 @@ class Posting:
     actor_id: int | None = None
 
 
-def post_many(session: Session, postings: Sequence[Posting]) -> int:
-    """Post many transactions in a handful of statements (for batch jobs), each key once; how many moved.
+def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[str] = ()) -> int:
+    """Post many transactions in a handful of statements (batch jobs, checkouts written together), each
+    key once; how many moved. `new`: accounts the caller knows are not open yet (the escrows of orders it
+    has just made), opened without looking for them.
 
     Each account moves once, by the sum of its moves, so a batch that would take any account below its
     floor is refused whole (InsufficientFunds), as one posting would be."""
@@ -194,7 +211,9 @@ def post_many(session: Session, postings: Sequence[Posting]) -> int:
     for posting in fresh:
         for code, amount in posting.moves.items():
             totals[code] += amount
-    accounts = _open_accounts(session, list(totals))
+    accounts = _open_new_accounts(session, new) | _open_accounts(
+        session, [code for code in totals if code not in set(new)]
+    )
     _check_enough(session, {accounts[code]: (code, amount) for code, amount in totals.items()})
     account_table = LedgerAccount.__table__
     session.execute(
@@ -242,25 +261,29 @@ def _claim_keys(session: Session, postings: Sequence[Posting]) -> dict[str, int]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     now = utcnow()
     table = LedgerTransaction.__table__
-    statement = (
-        dialect.insert(table)
-        .values(
-            [
-                {
-                    "idempotency_key": posting.key,
-                    "kind": posting.kind,
-                    "order_id": posting.order_id,
-                    "memo": posting.memo,
-                    "actor_id": posting.actor_id,
-                    "created_at": now,
-                }
-                for posting in postings
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.idempotency_key, table.c.id)
+    ids = new_ids(session, table, len(postings))
+    session.execute(
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+        [
+            {
+                "id": transaction_id,
+                "idempotency_key": posting.key,
+                "kind": posting.kind,
+                "order_id": posting.order_id,
+                "memo": posting.memo,
+                "actor_id": posting.actor_id,
+                "created_at": now,
+            }
+            for posting, transaction_id in zip(postings, ids, strict=True)
+        ],
     )
-    return dict(session.execute(statement).all())
+    # The ids drawn are this transaction's alone: those now in the table are the keys it claimed.
+    claimed = set(session.scalars(select(table.c.id).where(table.c.id.between(min(ids), max(ids)))))
+    return {
+        posting.key: transaction_id
+        for posting, transaction_id in zip(postings, ids, strict=True)
+        if transaction_id in claimed
+    }
 
 
 def _claim_key(session, key, kind, order_id, memo, actor_id) -> int | None:

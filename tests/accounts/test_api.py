@@ -1,8 +1,12 @@
-from sqlalchemy import func, select
+import time
+
+import pytest
+from sqlalchemy import event, func, select, update
 
 from app.accounts.identifiers import credit_code_check_character
 from app.accounts.models import ApiToken, Organisation
 from app.auth import OrgKind, Role, VerificationStatus
+from app.db import utcnow
 from tests.factories import (
     ApiTokenFactory,
     MembershipFactory,
@@ -75,6 +79,55 @@ def test_a_revoked_token_is_refused_at_once(client, session):
 
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def token_cache(app):
+    """Tokens' holders reused for half a second, as production reuses them for API_TOKEN_CACHE_SECONDS."""
+    app.config["API_TOKEN_CACHE_SECONDS"] = 0.5
+    app.extensions.pop("agrilink.tokens", None)
+    yield
+    app.config["API_TOKEN_CACHE_SECONDS"] = 0
+    app.extensions.pop("agrilink.tokens", None)
+
+
+def test_a_busy_token_is_looked_up_once_and_revoked_here_is_refused_at_once(
+    client, session, database, token_cache
+):
+    owner = member()
+    headers = _token_for(owner)
+    token_id = session.scalar(select(ApiToken.id))
+    statements = []
+
+    def collect(_connection, _cursor, sql, *_rest):
+        statements.append(sql)
+
+    event.listen(database.engine, "before_cursor_execute", collect)
+    try:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        statements.clear()
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert not [sql for sql in statements if "api_tokens" in sql]
+        assert client.delete(f"/api/v1/auth/tokens/{token_id}", headers=headers).status_code == 204
+    finally:
+        event.remove(database.engine, "before_cursor_execute", collect)
+
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_token_revoked_by_another_process_stops_within_the_cache_time(
+    client, session, token_cache
+):
+    owner = member()
+    headers = _token_for(owner)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    session.execute(update(ApiToken).values(revoked_at=utcnow()))  # as another web process would
+
+    still = client.get("/api/v1/me", headers=headers).status_code
+    time.sleep(0.6)
+    later = client.get("/api/v1/me", headers=headers).status_code
+
+    assert (still, later) == (200, 401)
 
 
 def test_an_unknown_token_is_refused_with_a_clear_message(client, session):
