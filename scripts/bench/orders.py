@@ -69,7 +69,9 @@ def main() -> int:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = benchmark_options(__doc__, engines="postgresql,sqlite", connections="8,16,32", threads=8)
+    parser = benchmark_options(
+        __doc__, engines="postgresql,sqlite", connections="8,16,32", threads=8
+    )
     parser.add_argument("--buyers", type=int, default=300)
     parser.add_argument("--listings", type=int, default=200)
     return parser.parse_args()
