@@ -172,7 +172,7 @@ EXPECTED_RULES = {
         # the exchange's members (EXCHANGE_MEMBERS): trading, their deposit and receipts
         "exchange.place", "exchange.cancel", "exchange.take", "exchange.orders", "exchange.move_deposit",
         "receipts.mine", "receipts.split", "receipts.merge", "receipts.list_lot", "receipts.delist",
-        "auctions.new", "auctions.bid", "auctions.accept",
+        "receipts.pledge", "exchange_api.pledge", "auctions.new", "auctions.bid", "auctions.accept",
         "exchange_api.place", "exchange_api.orders_index", "exchange_api.order_detail", "exchange_api.cancel",
         "exchange_api.my_trades", "exchange_api.deposit", "exchange_api.fund", "exchange_api.withdraw",
         "exchange_api.split", "exchange_api.merge", "exchange_venues_api.list_lot", "exchange_venues_api.take",
@@ -181,6 +181,7 @@ EXPECTED_RULES = {
     },
     WAREHOUSE_STAFF: {
         "receipts.warehouse", "receipts.release", "exchange_api.issue", "exchange_api.release",
+        "receipts.discharge", "exchange_api.discharge",
     },
     EXCHANGE_STAFF: {
         "surveillance_api.open_instrument", "staff.new_instrument", "surveillance.console", "surveillance.live",

@@ -10,9 +10,19 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Organisation
 from app.catalog.models import Batch, Grade, Listing, Product
-from app.db import LOCAL_TIME, utcnow
+from app.db import LOCAL_TIME, local_date, utcnow
 from app.demo.orders import SCHOOL, SUPERMARKET, owner
-from app.exchange import auctions, deposits, index, instruments, lots, receipts, tenders, trading
+from app.exchange import (
+    auctions,
+    deposits,
+    index,
+    instruments,
+    lots,
+    pledges,
+    receipts,
+    tenders,
+    trading,
+)
 from app.exchange.matching import TimeInForce
 from app.exchange.models import DEFAULT_MODES, Instrument, Side, TradingMode
 
@@ -60,6 +70,7 @@ def seed_exchange(session: Session, organisations: dict[int, Organisation]) -> i
             idempotency_key="demo",
         )
     _cuiya_offers(session, coop, trader, cuiya, cuiya_receipt, now)
+    _pledged(session, organisations[WAREHOUSE], coop, cuiya, now)
     _school_tender(session, organisations[SCHOOL], coop, cuiya, now)
     return _black_market(session, coop, trader, market, black, black_receipt, trader_receipt, now)
 
@@ -104,6 +115,22 @@ def _receipt(session, warehouse, holder, instrument, kg, now):
         batch_code=batch or "",
         inspection="感官审评 93 分；水分 5.6%；农药残留 62 项未检出（贵州省茶叶质检中心）",
         now=now - timedelta(days=5),
+    )
+
+
+def _pledged(session, warehouse, coop, cuiya, now) -> None:
+    """Last autumn's Cuiya, pledged to the county's rural bank for a working-capital loan."""
+    receipt = _receipt(session, warehouse, coop, cuiya, 120, now)
+    pledges.pledge_receipt(
+        session,
+        holder_id=coop.id,
+        actor_id=owner(session, coop),
+        receipt_id=receipt.id,
+        lender="湄潭县农村商业银行",
+        loan_reference="MTNS-2026-0318",
+        amount_fen=6_000_000,
+        until=local_date(now) + timedelta(days=180),
+        now=now,
     )
 
 

@@ -18,6 +18,7 @@ from app.errors import NotFound
 from app.exchange import (
     deposits,
     instruments,
+    pledges,
     queries,
     receipts,
     settlement,
@@ -37,6 +38,7 @@ from app.exchange.schemas import (
     MergeSchema,
     PlacedSchema,
     PlaceExchangeOrderSchema,
+    PledgeSchema,
     PublicTradeSchema,
     ReceiptSchema,
     SplitSchema,
@@ -271,3 +273,30 @@ def merge(data):
 def release(receipt_id: int):
     """The holder has taken the tea out: the receipt is closed, and its trade pays the seller now."""
     return as_member(settlement.pick_up, Receipt, acting_as="warehouse_id", receipt_id=receipt_id)
+
+
+@blp.route("/receipts/<int:receipt_id>/pledge", methods=["POST"])
+@blp.arguments(PledgeSchema)
+@blp.response(200, ReceiptSchema)
+@requires(EXCHANGE_MEMBERS)
+def pledge(data, receipt_id: int):
+    """Pledge a receipt you hold, all of it, to a lender as security for a loan (仓单质押): until the
+    warehouse discharges the pledge it cannot be offered, split, merged, taken out or pledged again."""
+    return as_member(
+        pledges.pledge_receipt,
+        Receipt,
+        acting_as="holder_id",
+        receipt_id=receipt_id,
+        amount_fen=data.pop("amount_yuan"),
+        **data,
+    )
+
+
+@blp.route("/receipts/<int:receipt_id>/discharge", methods=["POST"])
+@blp.response(200, ReceiptSchema)
+@requires(WAREHOUSE_STAFF)
+def discharge(receipt_id: int):
+    """The lender has confirmed the loan repaid: the pledge ends and the receipt is its holder's again."""
+    return as_member(
+        pledges.discharge_pledge, Receipt, acting_as="warehouse_id", receipt_id=receipt_id
+    )

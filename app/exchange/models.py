@@ -106,6 +106,7 @@ class ReceiptStatus(StrEnum):
     sold = "sold"  # all of it has moved to buyers
     merged = "merged"  # folded into another receipt
     released = "released"  # the tea has left the warehouse (picked up)
+    pledged = "pledged"  # security for a loan (仓单质押): nothing else may use it until discharged
 
 
 RECEIPT_LABELS = {
@@ -114,6 +115,7 @@ RECEIPT_LABELS = {
     ReceiptStatus.sold: N_("sold"),
     ReceiptStatus.merged: N_("merged"),
     ReceiptStatus.released: N_("released"),
+    ReceiptStatus.pledged: N_("pledged"),
 }
 
 
@@ -145,6 +147,13 @@ class Receipt(Base):
     moves: Mapped[list["ReceiptMove"]] = relationship(
         back_populates="receipt", order_by="ReceiptMove.id", foreign_keys="ReceiptMove.receipt_id"
     )
+    # The pledge it stands under now (status pledged), if any.
+    pledge: Mapped["ReceiptPledge | None"] = relationship(
+        primaryjoin="and_(ReceiptPledge.receipt_id == Receipt.id, "
+        "ReceiptPledge.discharged_at.is_(None))",
+        viewonly=True,
+        uselist=False,
+    )
 
 
 class MoveKind(StrEnum):
@@ -155,10 +164,33 @@ class MoveKind(StrEnum):
     withdrawn = "withdrawn"
     traded = "traded"
     released = "released"
+    pledged = "pledged"
+    discharged = "discharged"  # its pledge ended: free again
+
+
+class ReceiptPledge(Base):
+    """A receipt pledged to a lender as security for a loan (仓单质押). The holder pledges it; the warehouse,
+    which keeps the tea, discharges the pledge when the lender confirms the loan is repaid."""
+
+    __tablename__ = "receipt_pledges"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("warehouse_receipts.id"), index=True)
+    lender: Mapped[str] = mapped_column(String(120))
+    loan_reference: Mapped[str] = mapped_column(String(60))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[date]  # when the loan falls due
+    pledged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    pledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    discharged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    discharged_at: Mapped[datetime | None]
+
+    receipt: Mapped[Receipt] = relationship()
 
 
 class ReceiptMove(Base):
-    """One line of a receipt's history: issued, split off, merged, offered, traded, released."""
+    """One line of a receipt's history: issued, split off, merged, offered, traded, pledged, released."""
 
     __tablename__ = "receipt_moves"
 

@@ -176,10 +176,13 @@ def receipts_of(
         select(Receipt)
         .where(
             owner == organisation_id,
-            Receipt.status.in_([ReceiptStatus.held, ReceiptStatus.offered]),
+            Receipt.status.in_([ReceiptStatus.held, ReceiptStatus.offered, ReceiptStatus.pledged]),
         )
         .options(
-            selectinload(Receipt.product), selectinload(Receipt.grade), selectinload(Receipt.batch)
+            selectinload(Receipt.product),
+            selectinload(Receipt.grade),
+            selectinload(Receipt.batch),
+            selectinload(Receipt.pledge),
         )
         .order_by(Receipt.id.desc())
     )

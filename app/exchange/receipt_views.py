@@ -1,5 +1,5 @@
-"""Warehouse receipt pages: the warehouse issues receipts and releases them when tea leaves; a holder
-splits, merges and lists its receipts (挂牌) or withdraws a listing."""
+"""Warehouse receipt pages: the warehouse issues receipts, releases them when tea leaves and discharges
+their pledges; a holder splits, merges, pledges and lists its receipts (挂牌) or withdraws a listing."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -18,9 +18,15 @@ from app.auth import (
 )
 from app.catalog.models import Grade, Product
 from app.db import get_session
-from app.exchange import lots, queries, receipts, settlement
+from app.exchange import lots, pledges, queries, receipts, settlement
 from app.exchange.models import Instrument, LotStatus
-from app.exchange.schemas import IssueReceiptSchema, ListLotSchema, MergeSchema, SplitSchema
+from app.exchange.schemas import (
+    IssueReceiptSchema,
+    ListLotSchema,
+    MergeSchema,
+    PledgeSchema,
+    SplitSchema,
+)
 from app.forms import Form
 from app.i18n import current_language
 
@@ -121,6 +127,28 @@ def delist(lot_id: int):
     )
 
 
+@bp.route("/exchange/receipts/<int:receipt_id>/pledge", methods=["POST"])
+@requires(EXCHANGE_MEMBERS)
+def pledge(receipt_id: int):
+    """Pledge a receipt to a lender as security for a loan."""
+    return _holder_step(
+        PledgeSchema(),
+        lambda write, actor, data: pledges.pledge_receipt(
+            write,
+            holder_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            receipt_id=receipt_id,
+            amount_fen=data.pop("amount_yuan"),
+            **data,
+        ),
+        lambda pledged: _(
+            "Receipt %(number)s is pledged: it stays yours, but it cannot be sold, split or taken "
+            "out until the warehouse discharges the pledge.",
+            number=pledged.number,
+        ),
+    )
+
+
 def _holder_step(schema, action, told):
     form = Form(schema)
     actor = current_actor()
@@ -198,17 +226,35 @@ def _choices(reads) -> dict[str, list[tuple]]:
 @requires(WAREHOUSE_STAFF)
 def release(receipt_id: int):
     """The holder takes the tea out: close the receipt, and its trade pays the seller now."""
+    return _warehouse_step(
+        settlement.pick_up,
+        receipt_id,
+        lambda done: _(
+            "Receipt %(number)s released: the tea has left the warehouse.", number=done.number
+        ),
+    )
+
+
+@bp.route("/warehouse/receipts/<int:receipt_id>/discharge", methods=["POST"])
+@requires(WAREHOUSE_STAFF)
+def discharge(receipt_id: int):
+    """The lender confirmed the loan repaid: end the receipt's pledge."""
+    return _warehouse_step(
+        pledges.discharge_pledge,
+        receipt_id,
+        lambda done: _("Receipt %(number)s is free of its pledge.", number=done.number),
+    )
+
+
+def _warehouse_step(service, receipt_id: int, told):
     form = Form(Schema())
     actor = current_actor()
     done = form.submit(
-        lambda write: settlement.pick_up(
+        lambda write: service(
             write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, receipt_id=receipt_id
         )
     )
     if done is not None:
-        flash(
-            _("Receipt %(number)s released: the tea has left the warehouse.", number=done.number),
-            "success",
-        )
+        flash(told(done), "success")
     form.flash_problems()
     return redirect(url_for("receipts.warehouse"))

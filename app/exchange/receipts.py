@@ -77,7 +77,7 @@ def issue_receipt(
     )
     session.add(receipt)
     session.flush()  # the history and the event name the receipt
-    _note(session, receipt, MoveKind.issued, net_kg, actor_id=actor_id, now=now)
+    note_move(session, receipt, MoveKind.issued, net_kg, actor_id=actor_id, now=now)
     events.record(
         session,
         "exchange.receipt_issued",
@@ -157,8 +157,8 @@ def _split(
     )
     session.add(part)
     session.flush()  # the history names the new receipt
-    _note(session, receipt, MoveKind.split, -kg, other=part, actor_id=actor_id, now=now)
-    _note(session, part, MoveKind.split, kg, other=receipt, actor_id=actor_id, now=now)
+    note_move(session, receipt, MoveKind.split, -kg, other=part, actor_id=actor_id, now=now)
+    note_move(session, part, MoveKind.split, kg, other=receipt, actor_id=actor_id, now=now)
     return part
 
 
@@ -183,13 +183,13 @@ def merge_receipts(
         )
     for other in others:
         # Only while it holds what was read: a part split off at the same moment stays out of the sum.
-        _change_status(
-            session, other, ReceiptStatus.held, ReceiptStatus.merged, net_kg=other.net_kg
-        )
-        _note(
+        change_status(session, other, ReceiptStatus.held, ReceiptStatus.merged, net_kg=other.net_kg)
+        note_move(
             session, other, MoveKind.merged, -other.net_kg, other=into, actor_id=actor_id, now=now
         )
-        _note(session, into, MoveKind.merged, other.net_kg, other=other, actor_id=actor_id, now=now)
+        note_move(
+            session, into, MoveKind.merged, other.net_kg, other=other, actor_id=actor_id, now=now
+        )
     added_kg = sum(other.net_kg for other in others)
     added_packages = sum(other.packages for other in others)
     changed = session.execute(
@@ -234,9 +234,9 @@ def offer_receipt(
         offered = _split(session, receipt, kg, ReceiptStatus.offered, actor_id=actor_id, now=now)
     else:
         # Only while it still holds all of it: a part may have been split off since it was read.
-        _change_status(session, receipt, ReceiptStatus.held, ReceiptStatus.offered, net_kg=kg)
+        change_status(session, receipt, ReceiptStatus.held, ReceiptStatus.offered, net_kg=kg)
         offered = receipt
-    _note(session, offered, MoveKind.offered, 0, actor_id=actor_id, now=now)
+    note_move(session, offered, MoveKind.offered, 0, actor_id=actor_id, now=now)
     return offered
 
 
@@ -245,8 +245,8 @@ def withdraw_offer(
 ) -> None:
     """What is left of an offered receipt goes back to its holder, free again (or is closed if none is)."""
     status = ReceiptStatus.held if receipt.net_kg else ReceiptStatus.sold
-    _change_status(session, receipt, ReceiptStatus.offered, status)
-    _note(session, receipt, MoveKind.withdrawn, 0, actor_id=actor_id, now=now)
+    change_status(session, receipt, ReceiptStatus.offered, status)
+    note_move(session, receipt, MoveKind.withdrawn, 0, actor_id=actor_id, now=now)
 
 
 def transfer(
@@ -295,8 +295,8 @@ def note_traded(
 ) -> None:
     """Write both sides of a trade's receipt move into the receipts' histories."""
     kg = bought.net_kg
-    _note(session, offered, MoveKind.traded, -kg, other=bought, trade_id=trade_id, now=now)
-    _note(session, bought, MoveKind.traded, kg, other=offered, trade_id=trade_id, now=now)
+    note_move(session, offered, MoveKind.traded, -kg, other=bought, trade_id=trade_id, now=now)
+    note_move(session, bought, MoveKind.traded, kg, other=offered, trade_id=trade_id, now=now)
 
 
 def release_receipt(
@@ -312,10 +312,10 @@ def release_receipt(
     receipt = session.get(Receipt, receipt_id)
     if receipt is None or receipt.warehouse_id != warehouse_id:
         raise NotFound(_("This warehouse issued no such receipt."))
-    _change_status(
+    change_status(
         session, receipt, ReceiptStatus.held, ReceiptStatus.released, net_kg=receipt.net_kg
     )
-    _note(session, receipt, MoveKind.released, -receipt.net_kg, actor_id=actor_id, now=now)
+    note_move(session, receipt, MoveKind.released, -receipt.net_kg, actor_id=actor_id, now=now)
     events.record(
         session,
         "exchange.receipt_released",
@@ -328,7 +328,7 @@ def release_receipt(
     return receipt
 
 
-def _change_status(
+def change_status(
     session: Session,
     receipt: Receipt,
     was: ReceiptStatus,
@@ -374,7 +374,7 @@ def _taken(session: Session, receipt: Receipt) -> Conflict:
     )
 
 
-def _note(
+def note_move(
     session: Session,
     receipt: Receipt,
     kind: MoveKind,

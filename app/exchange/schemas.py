@@ -97,6 +97,19 @@ class MergeSchema(Schema):
     )
 
 
+class PledgeSchema(Schema):
+    lender = Text(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "Who lends against the receipt (a bank, say)."},
+    )
+    loan_reference = Text(required=True, validate=validate.Length(min=1, max=60))
+    amount_yuan = Yuan(
+        required=True, validate=_MONEY, metadata={"description": "The loan, in yuan."}
+    )
+    until = fields.Date(required=True, metadata={"description": "When the loan falls due."})
+
+
 class ListLotSchema(Schema):
     symbol = Text(required=True, validate=_SYMBOL)
     receipt_id = fields.Integer(required=True, validate=ID_RANGE)
@@ -398,6 +411,14 @@ class DepositSchema(Schema):
     )
 
 
+class PledgeOutSchema(Schema):
+    lender = fields.String()
+    loan_reference = fields.String()
+    amount_fen = fields.Integer()
+    until = fields.Date()
+    pledged_at = fields.DateTime()
+
+
 class ReceiptSchema(Schema):
     id = fields.Integer()
     number = fields.String()
@@ -412,6 +433,11 @@ class ReceiptSchema(Schema):
     status = fields.String()
     parent_id = fields.Integer(allow_none=True)
     issued_at = fields.DateTime()
+    pledge = fields.Nested(
+        PledgeOutSchema,
+        allow_none=True,
+        metadata={"description": "While it is pledged: to whom, for what loan, until when."},
+    )
 
 
 class LotSchema(Schema):

@@ -1,5 +1,6 @@
 """The tea exchange against a real server: gunicorn workers on a database of the test's own, many traders at
-once taking the last lot, bidding in one auction, offering one receipt twice and trading on one book.
+once taking the last lot, bidding in one auction, offering or pledging one receipt twice and trading on one
+book.
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 import itertools
@@ -16,6 +17,7 @@ from app.exchange.models import (
     Lot,
     LotStatus,
     Receipt,
+    ReceiptPledge,
     ReceiptStatus,
     Trade,
 )
@@ -240,6 +242,59 @@ def test_a_receipt_offered_twice_at_once_backs_one_offer_and_the_other_hears_it_
             )
             assert backing == 1
         assert problems(reads) == []
+    app.extensions["agrilink.db"].dispose()
+
+
+def _pledge(trader: Trader, lender: str) -> tuple:
+    body = {
+        "lender": lender,
+        "loan_reference": "L-1",
+        "amount_yuan": "20000",
+        "until": "2099-12-31",
+    }
+    return (trader.token, "POST", f"/api/v1/exchange/receipts/{trader.receipt_id}/pledge", body)
+
+
+def test_a_receipt_pledged_and_sold_or_pledged_twice_at_once_is_one_or_the_other(
+    empty_database_url,
+):
+    app, traders = exchange_with_traders(
+        empty_database_url, traders=20, deposit_fen=0, receipt_kg=100
+    )
+    # The first ten holders pledge their receipt and list it at the same moment; the others pledge it to
+    # two lenders at once.
+    pairs = [
+        (
+            _pledge(trader, "遵义农商银行"),
+            _listing(trader, 20) if n < 10 else _pledge(trader, "贵州银行"),
+        )
+        for n, trader in enumerate(traders)
+    ]
+    with Server(empty_database_url, "wsgi:app", workers=2, threads=16) as server:
+        answers = at_once(server.base, [step for pair in pairs for step in pair])
+
+    with app.app_context():
+        reads = get_session()
+        for n, trader in enumerate(traders):
+            pair = answers[2 * n : 2 * n + 2]
+            assert sorted(code for code, _body in pair) in ([200, 409], [201, 409]), pair
+            refused = next(body for code, body in pair if code == 409)
+            assert refused["message"].startswith(f"仓单 {trader.receipt_number} 当前不可用"), (
+                refused
+            )
+            receipt = reads.get(Receipt, trader.receipt_id)
+            pledges_made = reads.scalar(
+                select(func.count())
+                .select_from(ReceiptPledge)
+                .where(ReceiptPledge.receipt_id == receipt.id)
+            )
+            lots_made = reads.scalar(
+                select(func.count()).select_from(Lot).where(Lot.receipt_id == receipt.id)
+            )
+            if receipt.status == ReceiptStatus.pledged:
+                assert (pledges_made, lots_made) == (1, 0)
+            else:
+                assert (receipt.status, pledges_made, lots_made) == (ReceiptStatus.offered, 0, 1)
     app.extensions["agrilink.db"].dispose()
 
 
