@@ -9,6 +9,7 @@ import fcntl
 import math
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -195,9 +197,35 @@ def _create_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         _use_sqlite_transactions_we_control(engine)
         engine.dialect.statement_compiler = _SQLiteCompilerWithHints
         return engine
-    return create_engine(
-        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    engine = create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    _ping_connections_left_idle(engine)
+    return engine
+
+
+# A pooled connection that sat unused this long is tested before use; one back in use sooner is not.
+IDLE_BEFORE_PING_SECONDS = 1.0
+
+
+def _ping_connections_left_idle(engine: Engine) -> None:
+    """Test a pooled connection before use when it has sat idle (the server may have closed it, or
+    restarted): a dead one is replaced before the request sees it. Under load connections are never idle
+    that long, and each request saves the round trip that testing every checkout would cost."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("the connection was closed while it sat in the pool")
 
 
 class _SQLiteCompilerWithHints(SQLiteCompiler):
