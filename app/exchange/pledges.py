@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.db import local_date, utcnow
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, RuleViolation
 from app.exchange.models import MoveKind, Receipt, ReceiptPledge, ReceiptStatus
-from app.exchange.receipts import change_status, note_move, own_receipt
+from app.exchange.receipts import change_status, issued_receipt, note_move, own_receipt
 
 
 def pledge_receipt(
@@ -66,9 +66,7 @@ def discharge_pledge(
 ) -> Receipt:
     """The lender says the loan is repaid: the receipt is its holder's to use again."""
     now = now or utcnow()
-    receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.warehouse_id != warehouse_id:
-        raise NotFound(_("This warehouse issued no such receipt."))
+    receipt = issued_receipt(session, warehouse_id, receipt_id)
     pledge = session.scalar(
         select(ReceiptPledge).where(
             ReceiptPledge.receipt_id == receipt.id, ReceiptPledge.discharged_at.is_(None)

@@ -97,6 +97,13 @@ def own_receipt(session: Session, holder_id: int, receipt_id: int) -> Receipt:
     return receipt
 
 
+def issued_receipt(session: Session, warehouse_id: int, receipt_id: int) -> Receipt:
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.warehouse_id != warehouse_id:
+        raise NotFound(_("This warehouse issued no such receipt."))
+    return receipt
+
+
 def split_receipt(
     session: Session,
     *,
@@ -309,9 +316,7 @@ def release_receipt(
 ) -> Receipt:
     """The holder has taken the tea out of the warehouse: the receipt is closed for good."""
     now = now or utcnow()
-    receipt = session.get(Receipt, receipt_id)
-    if receipt is None or receipt.warehouse_id != warehouse_id:
-        raise NotFound(_("This warehouse issued no such receipt."))
+    receipt = issued_receipt(session, warehouse_id, receipt_id)
     change_status(
         session, receipt, ReceiptStatus.held, ReceiptStatus.released, net_kg=receipt.net_kg
     )

@@ -49,6 +49,20 @@ def request(buyer, lines, *, key, payment=PaymentMethod.wallet) -> grouped.Check
     )
 
 
+def alone(session, buyer, listing, quantity: int, *, key: str) -> services.Placed:
+    """The checkout as place_orders places it, on its own."""
+    school, user = buyer
+    return services.place_orders(
+        session,
+        buyer_id=school.id,
+        buyer_kind=school.kind,
+        actor_id=user.id,
+        lines=[{"listing_id": listing.id, "quantity": quantity}],
+        delivery=GATE,
+        idempotency_key=key,
+    )
+
+
 def test_a_batch_places_each_checkout_as_a_lone_one_would(session, buyers):
     cabbage = ListingFactory(title="大白菜", price_fen=300, quantity=100, batch=BatchFactory())
     chili = ListingFactory(title="辣椒", price_fen=1500, quantity=40)
@@ -112,15 +126,7 @@ def test_the_first_to_arrive_gets_the_last_kilograms_and_the_rest_are_left_to_pl
     # The refused checkout's key is free: place_orders claims it and refuses it with the reason.
     assert session.scalar(select(func.count()).where(Checkout.idempotency_key == "k2")) == 0
     with pytest.raises(services.Conflict, match="sold out"):
-        services.place_orders(
-            session,
-            buyer_id=buyers[2][0].id,
-            buyer_kind=OrgKind.school,
-            actor_id=buyers[2][1].id,
-            lines=[{"listing_id": greens.id, "quantity": 2}],
-            delivery=GATE,
-            idempotency_key="k2",
-        )
+        alone(session, buyers[2], greens, 2, key="k2")
 
 
 def test_a_wallet_is_spent_in_arrival_order_and_a_short_one_is_left_alone(session, buyers):
@@ -164,15 +170,7 @@ def test_keys_seen_before_card_payments_and_broken_rules_are_left_to_place_order
     assert placed[6].orders[0].expires_at is not None
     session.expire_all()
     assert rice.quantity == 85
-    replay = services.place_orders(
-        session,
-        buyer_id=buyers[0][0].id,
-        buyer_kind=OrgKind.school,
-        actor_id=buyers[0][1].id,
-        lines=[{"listing_id": rice.id, "quantity": 5}],
-        delivery=GATE,
-        idempotency_key="seen",
-    )
+    replay = alone(session, buyers[0], rice, 5, key="seen")
     assert replay.replayed and [o.id for o in replay.orders] == [o.id for o in first.orders]
 
 
