@@ -207,13 +207,15 @@ def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[st
         raise ValueError("a batch names the same key twice")
     claimed = _claim_keys(session, postings)
     fresh = [posting for posting in postings if posting.key in claimed]
+    if not fresh:
+        return 0
     totals: dict[str, int] = defaultdict(int)
     for posting in fresh:
         for code, amount in posting.moves.items():
             totals[code] += amount
-    accounts = _open_new_accounts(session, new) | _open_accounts(
-        session, [code for code in totals if code not in set(new)]
-    )
+    brand_new = [code for code in new if code in totals]
+    known = [code for code in totals if code not in brand_new]
+    accounts = _open_new_accounts(session, brand_new) | _open_accounts(session, known)
     _check_enough(session, {accounts[code]: (code, amount) for code, amount in totals.items()})
     account_table = LedgerAccount.__table__
     session.execute(

@@ -217,3 +217,15 @@ def test_the_api_answers_a_batched_checkout_as_it_shows_the_orders_afterwards(cl
     assert order["lines"][0]["batch_code"] == melon.batch.code
     session.refresh(melon)
     assert melon.quantity == 26
+
+
+def test_a_batch_of_orders_all_to_pay_later_holds_no_money(session, buyers):
+    peppers = ListingFactory(title="辣椒", price_fen=1200, quantity=10)
+
+    (placed,) = grouped.place_checkouts(
+        session, [request(buyers[0], [(peppers, 2)], key="later", payment=PaymentMethod.later)]
+    )
+
+    assert placed.orders[0].status == OrderStatus.placed
+    assert ledger.balance(session, ledger.wallet(buyers[0][0].id)) == 100_000
+    assert ledger.balance(session, ledger.escrow(placed.orders[0].id)) == 0
