@@ -132,22 +132,14 @@ def _split(
         raise RuleViolation(
             _("Split off between 1 and %(n)d kg.", n=receipt.net_kg - 1), field="kg"
         )
-    left = session.scalar(
-        update(Receipt)
-        .where(
-            Receipt.id == receipt.id,
-            Receipt.status == ReceiptStatus.held,
-            Receipt.holder_id == receipt.holder_id,
-            Receipt.net_kg > kg,
-        )
-        .values(net_kg=Receipt.net_kg - kg)
-        .returning(Receipt.net_kg)
-        .execution_options(synchronize_session=False)
+    packages = _take_kg(
+        session,
+        receipt,
+        kg,
+        Receipt.status == ReceiptStatus.held,
+        Receipt.holder_id == receipt.holder_id,
+        Receipt.net_kg > kg,
     )
-    if left is None:
-        raise _taken(session, receipt)
-    set_committed_value(receipt, "net_kg", left)
-    packages = max(1, receipt.packages * kg // (kg + left))
     part = Receipt(
         number=_number(now),
         warehouse_id=receipt.warehouse_id,
@@ -167,6 +159,33 @@ def _split(
     note_move(session, receipt, MoveKind.split, -kg, other=part, actor_id=actor_id, now=now)
     note_move(session, part, MoveKind.split, kg, other=receipt, actor_id=actor_id, now=now)
     return part
+
+
+def _take_kg(session: Session, receipt: Receipt, kg: int, *still) -> int:
+    """Take `kg` off the receipt, while `still` holds, with their share of its packages (at least one,
+    leaving at least one with what is left): how many packages went. Refused if another change got there
+    first."""
+    taken = session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt.id, *still)
+        .values(net_kg=Receipt.net_kg - kg)
+        .returning(Receipt.net_kg, Receipt.packages)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if taken is None:
+        raise _taken(session, receipt)
+    left, packages = taken
+    moved = max(1, packages * kg // (kg + left)) if left else packages
+    kept = max(1, packages - moved) if left else 0
+    session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt.id)  # locked by the UPDATE above until the transaction ends
+        .values(packages=kept)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(receipt, "net_kg", left)
+    set_committed_value(receipt, "packages", kept)
+    return moved
 
 
 def merge_receipts(
@@ -265,20 +284,9 @@ def transfer(
     now: datetime,
 ) -> Receipt:
     """Move `kg` of an offered receipt to the buyer, as a new receipt the buyer holds."""
-    left = session.scalar(
-        update(Receipt)
-        .where(
-            Receipt.id == offered.id,
-            Receipt.status == ReceiptStatus.offered,
-            Receipt.net_kg >= kg,
-        )
-        .values(net_kg=Receipt.net_kg - kg)
-        .returning(Receipt.net_kg)
-        .execution_options(synchronize_session=False)
+    packages = _take_kg(
+        session, offered, kg, Receipt.status == ReceiptStatus.offered, Receipt.net_kg >= kg
     )
-    if left is None:
-        raise _taken(session, offered)
-    set_committed_value(offered, "net_kg", left)
     bought = Receipt(
         number=_number(now),
         warehouse_id=offered.warehouse_id,
@@ -287,7 +295,7 @@ def transfer(
         grade_id=offered.grade_id,
         batch_id=offered.batch_id,
         net_kg=kg,
-        packages=max(1, offered.packages * kg // (kg + left)) if left else offered.packages,
+        packages=packages,
         inspection=offered.inspection,
         parent_id=offered.id,
         issued_at=now,

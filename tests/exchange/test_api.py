@@ -386,12 +386,15 @@ def test_a_holder_splits_and_merges_over_the_api_and_the_warehouse_releases(
         f"/api/v1/exchange/receipts/{receipt_id}/split", json={"kg": 30}, headers=market["seller"]
     )
     assert part.status_code == 201 and part.get_json()["net_kg"] == 30
+    assert part.get_json()["packages"] == 6  # of the receipt's 20 cartons
+    session.expire_all()
+    assert session.get(Receipt, receipt_id).packages == 14
     merged = client.post(
         "/api/v1/exchange/receipts/merge",
         json={"receipt_ids": [receipt_id, part.get_json()["id"]]},
         headers=market["seller"],
     )
-    assert merged.get_json()["net_kg"] == 100
+    assert (merged.get_json()["net_kg"], merged.get_json()["packages"]) == (100, 20)
     store = session.get(Receipt, receipt_id).warehouse_id
     keeper = member(kind=OrgKind.warehouse, role=Role.manager)
     keeper.organisation_id = store  # a member of the warehouse that issued it

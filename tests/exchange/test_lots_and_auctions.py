@@ -70,6 +70,11 @@ def test_buyers_take_part_then_the_rest_of_a_listed_lot(session):
     assert (lot.open_lots, lot.status) == (0, LotStatus.sold)
     assert session.get(Receipt, lot.receipt_id).status == ReceiptStatus.sold
     assert session.get(Receipt, receipt.id).net_kg == 50  # the unlisted half is still the seller's
+    # The packages go with the tea: 20 cartons of 5 kg, half listed, 4 and 6 of those bought.
+    bought = session.scalars(
+        select(Receipt.packages).where(Receipt.parent_id == lot.receipt_id).order_by(Receipt.id)
+    ).all()
+    assert (bought, session.get(Receipt, receipt.id).packages) == ([4, 6], 10)
     with pytest.raises(Conflict, match="none of it is left"):
         _take(session, first, lot, 1)
     assert ledger_problems(session) == []
