@@ -38,9 +38,10 @@ def create_app(config: type = Config, overrides: dict[str, Any] | None = None) -
 
 
 def load_config(app: Flask, config: type, overrides: dict[str, Any]) -> None:
-    from app.web import IdConverter
+    from app.web import DayConverter, IdConverter
 
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["day"] = DayConverter
     app.config.from_object(config)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -200,6 +201,7 @@ def register_api(app: Flask) -> None:
     from app.logistics import api as logistics_api
     from app.orders import api as orders_api
     from app.surveillance import api as surveillance_api
+    from app.web import DayConverter
 
     api = Api(
         app,
@@ -213,6 +215,7 @@ def register_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.register_converter(DayConverter, lambda _converter: {"type": "string", "format": "date"})
     for blueprint in (
         accounts_api.blp,
         catalog_api.blp,

@@ -1,10 +1,11 @@
 """Small helpers every page uses: safe redirects and reading a page number."""
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import request
 from marshmallow import EXCLUDE, Schema, validate
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 # Ids beyond what a database integer holds cannot exist: refuse them as input instead of failing on them.
 LARGEST_ID = 2**63 - 1
@@ -17,6 +18,21 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, *args, **kwargs) -> None:
         super().__init__(map, *args, **{**kwargs, "max": LARGEST_ID})
+
+
+class DayConverter(BaseConverter):
+    """<day:...> in a route: a calendar day written YYYY-MM-DD; anything else is not found (404)."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+
+    def to_python(self, value: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as error:  # 2026-02-30
+            raise ValidationError() from error
+
+    def to_url(self, value: date) -> str:
+        return value.isoformat()
 
 
 def safe_next(target: str | None) -> str | None:

@@ -5,6 +5,7 @@ misbehaves for some kind of person fails the walk, so new capabilities are cover
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from flask import Flask, url_for
@@ -37,6 +38,7 @@ from app.auth import (
     access_rule,
     member_of,
 )
+from app.web import DayConverter
 from tests.factories import UserFactory, member
 from tests.helpers import sign_in
 
@@ -73,13 +75,19 @@ PERSONAS = [
 ]
 
 
+def _sample(converter):
+    """A value for a route's placeholder that names nothing that exists."""
+    if isinstance(converter, IntegerConverter):
+        return 999999
+    if isinstance(converter, DayConverter):
+        return date(2099, 1, 1)
+    return "not-a-real-one"
+
+
 def walked_routes(app: Flask):
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & _WALKED_METHODS):
-            arguments = {
-                name: 999999 if isinstance(converter, IntegerConverter) else "not-a-real-one"
-                for name, converter in rule._converters.items()
-            }
+            arguments = {name: _sample(converter) for name, converter in rule._converters.items()}
             if rule.endpoint == "static":
                 arguments = {"filename": "css/app.css"}
             with app.test_request_context():
@@ -99,7 +107,8 @@ EXPECTED_RULES = {
         "catalog_api.ListingResource GET", "catalog_api.batch", "orders_api.stripe_webhook",
         "live.index", "live.watch", "live_api.index", "live_api.detail", "live_api.stream",
         "exchange.market", "exchange.instrument", "auctions.index", "auctions.detail", "tenders.index",
-        "tenders.detail", "exchange_api.instruments_index", "exchange_api.instrument_detail",
+        "tenders.detail", "exchange_api.instruments_index", "exchange_api.calendar",
+        "exchange_api.instrument_detail",
         "exchange_api.book", "exchange_api.trades", "exchange_api.candles", "exchange_venues_api.lots_index",
         "exchange_venues_api.auctions_index", "exchange_venues_api.auction_detail",
         "exchange_venues_api.tenders_index", "exchange_venues_api.tender_detail",
@@ -184,7 +193,9 @@ EXPECTED_RULES = {
         "receipts.discharge", "exchange_api.discharge",
     },
     EXCHANGE_STAFF: {
-        "surveillance_api.open_instrument", "staff.new_instrument", "surveillance.console", "surveillance.live",
+        "surveillance_api.open_instrument", "staff.new_instrument",
+        "staff.calendar", "staff.reopen_day", "surveillance_api.close_day", "surveillance_api.reopen_day",
+        "surveillance.console", "surveillance.live",
         "surveillance.alerts", "surveillance.alert",
         "surveillance.alert_step", "surveillance.cases", "surveillance.open_case", "surveillance.case",
         "surveillance.note_case", "staff.halt", "staff.resume", "staff.halt_auction", "staff.force_cancel",

@@ -3,7 +3,7 @@ Qianbei tea trader; spring Cuiya trades by listing and auction (a listed lot, an
 a Dutch clock about to start); Zunyi Black grade 1 also matches continuously, with three days of trades
 behind it and orders on its book."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,6 +71,7 @@ def seed_exchange(session: Session, organisations: dict[int, Organisation]) -> i
         )
     _cuiya_offers(session, coop, trader, cuiya, cuiya_receipt, now)
     _pledged(session, organisations[WAREHOUSE], coop, cuiya, now)
+    _holidays(session, officer, now)
     _school_tender(session, organisations[SCHOOL], coop, cuiya, now)
     return _black_market(session, coop, trader, market, black, black_receipt, trader_receipt, now)
 
@@ -116,6 +117,19 @@ def _receipt(session, warehouse, holder, instrument, kg, now):
         inspection="感官审评 93 分；水分 5.6%；农药残留 62 项未检出（贵州省茶叶质检中心）",
         now=now - timedelta(days=5),
     )
+
+
+# The exchange's public holidays ahead (Spring Festival 2027 falls on 6 February).
+HOLIDAYS = [
+    (date(2027, 1, 1), "元旦"),
+    *[(date(2027, 2, 5) + timedelta(days=n), "春节") for n in range(7)],
+]
+
+
+def _holidays(session, officer: int, now: datetime) -> None:
+    for day, name in HOLIDAYS:
+        if day > local_date(now):
+            instruments.close_day(session, actor_id=officer, day=day, name=name, now=now)
 
 
 def _pledged(session, warehouse, coop, cuiya, now) -> None:

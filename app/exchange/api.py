@@ -13,7 +13,7 @@ from app.auth import (
     current_actor,
     requires,
 )
-from app.db import get_session, transaction, utcnow
+from app.db import get_session, local_date, transaction, utcnow
 from app.errors import NotFound
 from app.exchange import (
     deposits,
@@ -30,6 +30,7 @@ from app.exchange.schemas import (
     BookSchema,
     CandleQuery,
     CandleSchema,
+    ClosedDaySchema,
     DepositSchema,
     ExchangeOrderListQuery,
     ExchangeOrderSchema,
@@ -71,6 +72,14 @@ def as_member(service, model, *, acting_as: str = "organisation_id", **values):
 def instruments_index():
     """Every instrument with its rules, last price and the price range an order may carry now."""
     return [row["instrument"] for row in queries.overview(get_session(), utcnow())]
+
+
+@blp.route("/calendar", methods=["GET"])
+@blp.response(200, ClosedDaySchema(many=True))
+@requires(PUBLIC)
+def calendar():
+    """The days the exchange is closed from today on (no instrument trades on them)."""
+    return instruments.closed_days(get_session(), after=local_date(utcnow()))
 
 
 @blp.route("/instruments/<symbol>", methods=["GET"])

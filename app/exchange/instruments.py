@@ -2,18 +2,18 @@
 not halted and is in session, the price is on the tick and inside both the price band (around the
 reference price) and the daily limit (around the previous close)."""
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
 from app.catalog.models import Grade, Product
-from app.db import LOCAL_TIME
+from app.db import LOCAL_TIME, local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
-from app.exchange.models import DEFAULT_MODES, MODE_LABELS, Instrument, TradingMode
+from app.exchange.models import DEFAULT_MODES, MODE_LABELS, ClosedDay, Instrument, TradingMode
 from app.i18n import money
 
 
@@ -131,6 +131,18 @@ def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) 
             ),
             field="symbol",
         )
+    closed = None if now is None else closed_on(object_session(instrument), now)
+    if closed is not None:
+        raise RuleViolation(
+            _(
+                "The exchange is closed today (%(day)s, %(name)s); %(symbol)s trades again on its "
+                "next trading day.",
+                day=closed.day.isoformat(),
+                name=closed.name,
+                symbol=instrument.symbol,
+            ),
+            field="symbol",
+        )
     if now is not None and not in_session(instrument, now):
         raise RuleViolation(
             _(
@@ -145,10 +157,47 @@ def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) 
 
 
 def in_session(instrument: Instrument, now: datetime) -> bool:
+    """Whether the instrument trades at this moment: a trading day, within its hours, the exchange open."""
     local = now.astimezone(LOCAL_TIME)
     return (
         str(local.isoweekday()) in instrument.trading_days
         and instrument.opens_at <= local.time() < instrument.closes_at
+        and closed_on(object_session(instrument), now) is None
+    )
+
+
+def closed_on(session: Session | None, now: datetime) -> ClosedDay | None:
+    """The exchange's closed day this moment falls on in China, if it is one."""
+    return None if session is None else session.get(ClosedDay, local_date(now))
+
+
+def close_day(session: Session, *, actor_id: int, day: date, name: str, now=None) -> ClosedDay:
+    """Close the exchange on a coming day (a public holiday): nothing trades on it."""
+    if day <= local_date(now or utcnow()):
+        raise RuleViolation(_("Only a day after today can be closed."), field="day")
+    if session.get(ClosedDay, day) is not None:
+        raise Conflict(_("The exchange is already closed on %(day)s.", day=day.isoformat()))
+    closed = ClosedDay(day=day, name=name, created_by_id=actor_id, created_at=now or utcnow())
+    session.add(closed)
+    session.flush()  # a second closing of the same day at the same moment fails here, on the key
+    return closed
+
+
+def reopen_day(session: Session, *, day: date, now=None) -> ClosedDay:
+    """Trade on a coming day that was closed after all."""
+    closed = session.get(ClosedDay, day)
+    if closed is None:
+        raise NotFound(_("The exchange is not closed on %(day)s.", day=day.isoformat()))
+    if day <= local_date(now or utcnow()):
+        raise RuleViolation(_("Only a day after today can be reopened."), field="day")
+    session.delete(closed)
+    return closed
+
+
+def closed_days(session: Session, *, after: date) -> list[ClosedDay]:
+    """The days the exchange is closed from `after` on, soonest first."""
+    return list(
+        session.scalars(select(ClosedDay).where(ClosedDay.day >= after).order_by(ClosedDay.day))
     )
 
 

@@ -100,6 +100,18 @@ class Instrument(Base):
         return self.last_price_fen or self.previous_close_fen
 
 
+class ClosedDay(Base):
+    """A day the exchange does not trade (a public holiday, 春节): no instrument is in session on it.
+    Auctions and tenders keep the times they were given."""
+
+    __tablename__ = "exchange_closed_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)  # in China time
+    name: Mapped[str] = mapped_column(String(60))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ReceiptStatus(StrEnum):
     held = "held"  # in the holder's hands, free to offer, split, merge or take out
     offered = "offered"  # backing a sell order, a listed lot or an auction: nothing else may use it

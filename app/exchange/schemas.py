@@ -411,6 +411,11 @@ class DepositSchema(Schema):
     )
 
 
+class ClosedDaySchema(Schema):
+    day = fields.Date()
+    name = fields.String()
+
+
 class PledgeOutSchema(Schema):
     lender = fields.String()
     loan_reference = fields.String()

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema
 
 from app.auth import EXCHANGE_MEMBERS, PUBLIC, current_actor, requires
-from app.db import get_session, utcnow
+from app.db import get_session, local_date, utcnow
 from app.exchange import deposits, index, instruments, lots, queries, trading
 from app.exchange.models import MODE_LABELS, RECEIPT_LABELS, ReceiptStatus, TradingMode
 from app.exchange.schemas import (
@@ -82,6 +82,7 @@ def instrument(symbol: str):
         price_range=instruments.price_range(found),
         in_session=instruments.in_session(found, now),
         days=instruments.days_text(found.trading_days),
+        closed_days=instruments.closed_days(reads, after=local_date(now))[:3],
         chart_data=json.dumps(_chart(chart)),
         index_rows=list(reversed(history))[:7],
         index_data=json.dumps(

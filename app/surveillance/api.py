@@ -3,6 +3,7 @@ force-cancels, suspensions), thresholds, the trade tape and the audit trail (als
 
 import csv
 import io
+from datetime import date
 
 from flask import Response
 from flask_babel import gettext as _
@@ -12,7 +13,12 @@ from app.auth import EXCHANGE_STAFF, SUPERVISORS, current_actor, requires
 from app.db import get_session, transaction
 from app.errors import NotFound
 from app.exchange.models import Instrument, Suspension
-from app.exchange.schemas import CreateInstrumentSchema, InstrumentSchema, in_fen
+from app.exchange.schemas import (
+    ClosedDaySchema,
+    CreateInstrumentSchema,
+    InstrumentSchema,
+    in_fen,
+)
 from app.surveillance import queries, services
 from app.surveillance.models import Alert, Case, Threshold
 from app.surveillance.rules import DEFAULTS
@@ -23,6 +29,7 @@ from app.surveillance.schemas import (
     AuditEntrySchema,
     AuditQuery,
     CaseSchema,
+    CloseDaySchema,
     CloseSchema,
     DecideSchema,
     ForceCancelSchema,
@@ -159,6 +166,30 @@ def open_instrument(data):
     with transaction() as write:
         instrument = services.open_instrument(write, actor_id=_staff(), **in_fen(data))
     return get_session().get(Instrument, instrument.id)
+
+
+@blp.route("/closed-days", methods=["POST"])
+@blp.arguments(CloseDaySchema)
+@blp.response(201, ClosedDaySchema)
+@requires(EXCHANGE_STAFF)
+def close_day(data):
+    """Close the exchange on a coming day (a public holiday): no instrument trades on it."""
+    with transaction() as write:
+        closed = services.close_exchange_day(write, actor_id=_staff(), **data)
+    return {"day": closed.day, "name": closed.name}
+
+
+@blp.route("/closed-days/<day:day>/reopen", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, ClosedDaySchema)
+@requires(EXCHANGE_STAFF)
+def reopen_day(data, day: date):
+    """Trade on a closed coming day after all (the reason goes into the audit trail)."""
+    with transaction() as write:
+        reopened = services.reopen_exchange_day(
+            write, actor_id=_staff(), day=day, reason=data["reason"]
+        )
+    return {"day": reopened.day, "name": reopened.name}
 
 
 @blp.route("/halts", methods=["POST"])

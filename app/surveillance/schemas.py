@@ -38,6 +38,15 @@ class HaltInstrumentSchema(Schema):
     reason = Text(required=True, validate=_REASON)
 
 
+class CloseDaySchema(Schema):
+    day = fields.Date(required=True, metadata={"description": "A coming day, in China time."})
+    name = Text(
+        required=True,
+        validate=validate.Length(min=1, max=60),
+        metadata={"description": "Why: the holiday's name (春节, 国庆节)."},
+    )
+
+
 class ForceCancelSchema(Schema):
     reason = Text(required=True, validate=_REASON)
 

@@ -211,6 +211,21 @@ def open_instrument(session: Session, *, actor_id: int, now=None, **rules):
     return instrument
 
 
+def close_exchange_day(session: Session, *, actor_id: int, day, name: str, now=None):
+    """Close the exchange on a coming day: no instrument trades on it (exchange staff)."""
+    closed = instruments.close_day(session, actor_id=actor_id, day=day, name=name, now=now)
+    _log(session, actor_id, "exchange.day_closed", f"day:{day.isoformat()}", name, now)
+    return closed
+
+
+def reopen_exchange_day(session: Session, *, actor_id: int, day, reason: str, now=None):
+    """Let a closed coming day trade after all (exchange staff)."""
+    _say_why(reason)
+    closed = instruments.reopen_day(session, day=day, now=now)
+    _log(session, actor_id, "exchange.day_reopened", f"day:{day.isoformat()}", reason, now)
+    return closed
+
+
 def halt_instrument(
     session: Session, *, actor_id: int, symbol: str, halted: bool, reason: str, now=None
 ):

@@ -1,5 +1,5 @@
 """What exchange staff act with: halts, force-cancels, a member's activity and suspensions (four eyes), the
-rules' thresholds, the audit trail and the daily market report."""
+trading calendar, the rules' thresholds, the audit trail and the daily market report."""
 
 import json
 from datetime import date, timedelta
@@ -13,6 +13,7 @@ from app.auth import EXCHANGE_STAFF, SUPERVISORS, current_actor, requires
 from app.catalog.models import Grade, Product
 from app.db import get_session, local_date, utcnow
 from app.errors import NotFound
+from app.exchange import instruments
 from app.exchange.models import MODE_LABELS
 from app.exchange.schemas import CreateInstrumentSchema, in_fen
 from app.forms import Form
@@ -23,6 +24,7 @@ from app.surveillance.models import Threshold
 from app.surveillance.rules import DEFAULTS
 from app.surveillance.schemas import (
     AuditQuery,
+    CloseDaySchema,
     DecideSchema,
     ForceCancelSchema,
     HaltInstrumentSchema,
@@ -194,6 +196,39 @@ def lift(suspension_id: int):
         ),
         _("Suspension lifted: the member may trade again."),
         url_for("staff.suspensions"),
+    )
+
+
+@bp.route("/surveillance/calendar", methods=["GET", "POST"])
+@requires(EXCHANGE_STAFF)
+def calendar():
+    """The days the exchange is closed, from today on; staff close another coming day here."""
+    if request.method == "POST":
+        return _act(
+            CloseDaySchema(),
+            lambda write, actor, data: services.close_exchange_day(write, actor_id=actor, **data),
+            _("Closed: nothing trades on that day."),
+            url_for("staff.calendar"),
+        )
+    today = local_date(utcnow())
+    return render_template(
+        "surveillance/calendar.html",
+        closed=instruments.closed_days(get_session(), after=today),
+        today=today,
+    )
+
+
+@bp.route("/surveillance/calendar/<day:day>/reopen", methods=["POST"])
+@requires(EXCHANGE_STAFF)
+def reopen_day(day: date):
+    """Trade on a closed coming day after all."""
+    return _act(
+        ReasonSchema(),
+        lambda write, actor, data: services.reopen_exchange_day(
+            write, actor_id=actor, day=day, reason=data["reason"]
+        ),
+        _("Reopened: %(day)s is a trading day again.", day=day.isoformat()),
+        url_for("staff.calendar"),
     )
 
 
