@@ -2,7 +2,7 @@
 not halted and is in session, the price is on the tick and inside both the price band (around the
 reference price) and the daily limit (around the previous close)."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -164,6 +164,20 @@ def in_session(instrument: Instrument, now: datetime) -> bool:
         and instrument.opens_at <= local.time() < instrument.closes_at
         and closed_on(object_session(instrument), now) is None
     )
+
+
+def settlement_due(session: Session, instrument: Instrument, traded_at: datetime) -> datetime:
+    """T+N: the moment N of the instrument's trading days after the trade (its weekdays, less the days the
+    exchange is closed), at the trade's time of day."""
+    day = local_date(traded_at)
+    closed = {row.day for row in closed_days(session, after=day)}
+    days, counted = 0, 0
+    while counted < instrument.settlement_days and days < 366:
+        days += 1
+        ahead = day + timedelta(days=days)
+        if str(ahead.isoweekday()) in instrument.trading_days and ahead not in closed:
+            counted += 1
+    return traded_at + timedelta(days=days)
 
 
 def closed_on(session: Session | None, now: datetime) -> ClosedDay | None:

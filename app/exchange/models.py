@@ -70,7 +70,7 @@ class Instrument(Base):
     fee_bps: Mapped[int]  # the exchange's fee, taken from the seller's proceeds
     settlement_days: Mapped[int] = mapped_column(
         default=3
-    )  # T+N: the seller is paid N days on at latest
+    )  # T+N: the seller is paid N trading days on at latest
     trading_days: Mapped[str] = mapped_column(
         String(7), default="12345"
     )  # ISO weekdays, China time

@@ -3,7 +3,7 @@ seller's receipt to the buyer; when the buyer picks the tea up, or T+N days on a
 the seller its proceeds less the exchange's fee. Each step posts to the ledger under a key of the trade's,
 and paying the seller is a conditional UPDATE of `settled_at`, so it happens once whoever runs it."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -56,7 +56,7 @@ def execute_trade(
         receipt_id=bought.id,
         idempotency_key=idempotency_key,
         executed_at=now,
-        settle_due_at=now + timedelta(days=instrument.settlement_days),
+        settle_due_at=instruments.settlement_due(session, instrument, now),
     )
     session.add(trade)
     session.flush()  # the escrow account, the receipts' history and the event name the trade

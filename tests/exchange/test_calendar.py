@@ -155,3 +155,25 @@ def test_staff_close_a_day_on_the_calendar_page_and_the_instrument_page_says_so(
     assert f"Exchange closed: {TOMORROW.isoformat()} Spring Festival" in instrument_page
     post_form(client, f"/surveillance/calendar/{TOMORROW.isoformat()}/reopen", {"reason": "补班"})
     assert "No closed days ahead" in client.get("/surveillance/calendar").get_data(as_text=True)
+
+
+def test_t_plus_n_counts_trading_days_past_weekends_and_closed_days(session, officer):
+    tea = cuiya(session)  # trades Monday to Friday, T+3
+    seller, buyer = trader_with_deposit(session), trader_with_deposit(session)
+    friday = MONDAY_10AM - timedelta(days=3)
+    order(
+        session,
+        seller,
+        tea,
+        "sell",
+        80_000,
+        2,
+        receipt=receipt_for(session, tea, seller),
+        now=friday,
+    )
+    close(session, officer, MONDAY + timedelta(days=1), now=friday)  # Tuesday closed
+
+    [trade] = order(session, buyer, tea, "buy", 80_000, 2, now=friday).trades
+
+    # Friday + 3 trading days: Monday, (Tuesday closed), Wednesday, Thursday.
+    assert trade.settle_due_at == friday + timedelta(days=6)
