@@ -46,3 +46,27 @@ def test_an_english_auction_counts_down_and_shows_its_leading_bid(page: Page, li
     first = clock.inner_text()
     expect(clock).not_to_have_text(first, timeout=3000)  # it ticks
     expect(page.locator("#bid-rows tr")).to_have_count(1)
+
+
+def test_the_warehouse_discharges_a_pledge_and_the_holder_may_use_the_receipt_again(
+    browser: Browser, page: Page, live_server
+):
+    sign_in(page, live_server, "13908520011")  # 罗斌, the China Tea City warehouse
+    page.goto(f"{live_server}/warehouse/receipts")
+    pledged = page.locator("tr", has_text="湄潭县农村商业银行")
+    expect(pledged).to_contain_text("已质押")
+    number = pledged.locator("strong").first.inner_text()
+    page.once(
+        "dialog", lambda dialog: dialog.accept()
+    )  # "the lender has confirmed the loan is repaid?"
+    pledged.get_by_role("button", name="解除质押").click()
+    expect(page.get_by_text(f"仓单 {number} 已解除质押。")).to_be_visible()
+
+    coop = browser.new_context(locale="zh-CN").new_page()
+    sign_in(coop, live_server, "13908520001")  # 王建国, the tea cooperative that pledged it
+    coop.goto(f"{live_server}/exchange/receipts")
+    freed = coop.locator("tr", has_text=number)
+    expect(freed).to_contain_text("持有中")
+    freed.get_by_text("质押融资").click()  # the pledge form opens again: it may be pledged anew
+    expect(freed.get_by_label("质权人（贷款方）")).to_be_visible()
+    coop.context.close()
