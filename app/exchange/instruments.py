@@ -143,7 +143,7 @@ def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) 
             ),
             field="symbol",
         )
-    if now is not None and not in_session(instrument, now):
+    if now is not None and not _in_hours(instrument, now):
         raise RuleViolation(
             _(
                 "%(symbol)s is out of session: it trades %(days)s, %(opens)s to %(closes)s China time.",
@@ -158,11 +158,14 @@ def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) 
 
 def in_session(instrument: Instrument, now: datetime) -> bool:
     """Whether the instrument trades at this moment: a trading day, within its hours, the exchange open."""
+    return _in_hours(instrument, now) and closed_on(object_session(instrument), now) is None
+
+
+def _in_hours(instrument: Instrument, now: datetime) -> bool:
     local = now.astimezone(LOCAL_TIME)
     return (
         str(local.isoweekday()) in instrument.trading_days
         and instrument.opens_at <= local.time() < instrument.closes_at
-        and closed_on(object_session(instrument), now) is None
     )
 
 
