@@ -1,5 +1,5 @@
 """JSON API for exchange staff: alerts and what is done with them, cases, actions on the market (halts,
-force-cancels, suspensions), thresholds, the trade tape and the audit trail (also as CSV)."""
+force-cancels, suspensions, closed days), thresholds, the trade tape and the audit trail (also as CSV)."""
 
 import csv
 import io
