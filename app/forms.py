@@ -1,7 +1,8 @@
 """HTML forms validated by the same marshmallow schemas as the JSON API.
 
 A view reads: form = Form(SomeSchema()); if form.validate_on_submit(): result = form.submit(lambda s: ...);
-then renders the template with `form` and `form.status` (422 when a field needs correcting).
+then renders the template with `form` and `form.status` (422 when a field needs correcting). A small form
+inside a bigger page uses post_step, which says what happened on the page it redirects to.
 """
 
 from collections.abc import Callable
@@ -74,6 +75,22 @@ class Form:
             elif given:
                 submitted[key] = given[-1]
         return submitted
+
+
+def post_step(
+    schema: Schema, action: Callable[[Session, dict], Any], told: Callable[[Any], str]
+) -> Any:
+    """A small form (or a lone button) posted from a page that shows many things: validate it, run
+    `action(session, data)` in one transaction, and say on the next page what was done (`told(result)`)
+    or what was wrong. The result, or None when it was refused."""
+    form = Form(schema)
+    done = None
+    if form.validate_on_submit():
+        done = form.submit(lambda session: action(session, dict(form.data)))
+        if done is not None:
+            flash(told(done), "success")
+    form.flash_problems()
+    return done
 
 
 def _flatten(messages: dict) -> dict[str, list[str]]:

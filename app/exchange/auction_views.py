@@ -19,7 +19,7 @@ from app.exchange.schemas import (
     in_fen,
 )
 from app.exchange.views import buy_from_form
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import money
 
 bp = Blueprint("auctions", __name__)
@@ -109,23 +109,18 @@ def new():
 @requires(EXCHANGE_MEMBERS)
 def bid(auction_id: int):
     """Bid in an English auction; the money is reserved from the deposit until someone outbids it."""
-    form = Form(BidSchema())
     actor = current_actor()
-    if form.validate_on_submit():
-        placed = form.submit(
-            lambda write: auctions.place_bid(
-                write,
-                organisation_id=actor.organisation_id,
-                actor_id=actor.user_id,
-                auction_id=auction_id,
-                price_fen=form.data["price_yuan"],
-            )
-        )
-        if placed is not None:
-            flash(
-                _("Your bid of %(price)s per kg leads.", price=money(placed.price_fen)), "success"
-            )
-    form.flash_problems()
+    post_step(
+        BidSchema(),
+        lambda write, data: auctions.place_bid(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            auction_id=auction_id,
+            price_fen=data["price_yuan"],
+        ),
+        lambda placed: _("Your bid of %(price)s per kg leads.", price=money(placed.price_fen)),
+    )
     return redirect(url_for("auctions.detail", auction_id=auction_id))
 
 

@@ -27,7 +27,7 @@ from app.exchange.schemas import (
     PledgeSchema,
     SplitSchema,
 )
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import current_language
 
 bp = Blueprint("receipts", __name__)
@@ -150,13 +150,8 @@ def pledge(receipt_id: int):
 
 
 def _holder_step(schema, action, told):
-    form = Form(schema)
     actor = current_actor()
-    if form.validate_on_submit():
-        done = form.submit(lambda write: action(write, actor, dict(form.data)))
-        if done is not None:
-            flash(told(done), "success")
-    form.flash_problems()
+    post_step(schema, lambda write, data: action(write, actor, data), told)
     return redirect(url_for("receipts.mine"))
 
 
@@ -247,14 +242,12 @@ def discharge(receipt_id: int):
 
 
 def _warehouse_step(service, receipt_id: int, told):
-    form = Form(Schema())
     actor = current_actor()
-    done = form.submit(
-        lambda write: service(
+    post_step(
+        Schema(),
+        lambda write, _data: service(
             write, warehouse_id=actor.organisation_id, actor_id=actor.user_id, receipt_id=receipt_id
-        )
+        ),
+        told,
     )
-    if done is not None:
-        flash(told(done), "success")
-    form.flash_problems()
     return redirect(url_for("receipts.warehouse"))

@@ -13,7 +13,7 @@ from app.errors import NotFound
 from app.exchange import queries, tenders
 from app.exchange.models import TENDER_LABELS, Tender, TenderStatus
 from app.exchange.schemas import PostTenderSchema, TenderBidSchema, in_fen
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import current_language, money
 
 bp = Blueprint("tenders", __name__)
@@ -101,24 +101,19 @@ def new():
 @requires(SELLERS)
 def bid(tender_id: int):
     """Bid from one of the seller's listings; the page says whether it leads."""
-    form = Form(TenderBidSchema())
     actor = current_actor()
-    if form.validate_on_submit():
-        placed = form.submit(
-            lambda write: tenders.place_tender_bid(
-                write,
-                organisation_id=actor.organisation_id,
-                organisation_kind=actor.kind,
-                actor_id=actor.user_id,
-                tender_id=tender_id,
-                **in_fen(form.data),
-            )
-        )
-        if placed is not None:
-            flash(
-                _("Your bid of %(price)s per kg is in.", price=money(placed.price_fen)), "success"
-            )
-    form.flash_problems()
+    post_step(
+        TenderBidSchema(),
+        lambda write, data: tenders.place_tender_bid(
+            write,
+            organisation_id=actor.organisation_id,
+            organisation_kind=actor.kind,
+            actor_id=actor.user_id,
+            tender_id=tender_id,
+            **in_fen(data),
+        ),
+        lambda placed: _("Your bid of %(price)s per kg is in.", price=money(placed.price_fen)),
+    )
     return redirect(url_for("tenders.detail", tender_id=tender_id))
 
 
@@ -126,17 +121,15 @@ def bid(tender_id: int):
 @requires(BUYERS)
 def withdraw(tender_id: int):
     """Call the tender off while nobody has bid."""
-    form = Form(Schema())
     actor = current_actor()
-    done = form.submit(
-        lambda write: tenders.withdraw_tender(
+    post_step(
+        Schema(),
+        lambda write, _data: tenders.withdraw_tender(
             write,
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
             tender_id=tender_id,
-        )
+        ),
+        lambda _done: _("Tender withdrawn."),
     )
-    if done is not None:
-        flash(_("Tender withdrawn."), "success")
-    form.flash_problems()
     return redirect(url_for("tenders.detail", tender_id=tender_id))

@@ -4,7 +4,7 @@ trades, order entry, listed lots), the member's orders, trades and deposit."""
 import json
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import Schema
 
@@ -20,7 +20,7 @@ from app.exchange.schemas import (
     TakeForm,
     instrument_name,
 )
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import money
 
 bp = Blueprint("exchange", __name__)
@@ -129,23 +129,19 @@ def _sellable(reads, organisation_id, found) -> list:
 @requires(EXCHANGE_MEMBERS)
 def place():
     """Order entry on the instrument page; the page says what traded, what rests, or why not."""
-    form = Form(PlaceOrderForm())
     actor = current_actor()
-    if form.validate_on_submit():
-        data = dict(form.data)
-        placed = form.submit(
-            lambda write: trading.place_order(
-                write,
-                organisation_id=actor.organisation_id,
-                actor_id=actor.user_id,
-                price_fen=data.pop("price_yuan"),
-                **data,
-            )
-        )
-        if placed is not None:
-            flash(_placed_message(placed), "success")
-    form.flash_problems()
-    symbol = form.values.get("symbol") or ""
+    post_step(
+        PlaceOrderForm(),
+        lambda write, data: trading.place_order(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            price_fen=data.pop("price_yuan"),
+            **data,
+        ),
+        _placed_message,
+    )
+    symbol = request.form.get("symbol", "").strip()
     return redirect(
         url_for("exchange.instrument", symbol=symbol) if symbol else url_for("exchange.market")
     )
@@ -173,15 +169,13 @@ def _placed_message(placed) -> str:
 def cancel(order_id: int):
     """Cancel an open order from the orders page."""
     actor = current_actor()
-    form = Form(Schema())  # a button: nothing to read, only a refusal to report
-    done = form.submit(
-        lambda write: trading.cancel_order(
+    post_step(
+        Schema(),  # a button: nothing to read, only a refusal to report
+        lambda write, _data: trading.cancel_order(
             write, organisation_id=actor.organisation_id, actor_id=actor.user_id, order_id=order_id
-        )
+        ),
+        lambda _done: _("Order %(id)d cancelled; what it held is free again.", id=order_id),
     )
-    if done is not None:
-        flash(_("Order %(id)d cancelled; what it held is free again.", id=order_id), "success")
-    form.flash_problems()
     return redirect(url_for("exchange.orders"))
 
 
@@ -194,29 +188,19 @@ def take(lot_id: int):
 
 def buy_from_form(service, back: str, **values):
     """A take or a clock stop from a page: the buyer is told what it bought, or why it could not."""
-    form = Form(TakeForm())
     actor = current_actor()
-    if form.validate_on_submit():
-        trade = form.submit(
-            lambda write: service(
-                write,
-                organisation_id=actor.organisation_id,
-                actor_id=actor.user_id,
-                **values,
-                **form.data,
-            )
-        )
-        if trade is not None:
-            flash(
-                _(
-                    "Bought %(kg)d kg at %(price)s per kg for %(total)s; the receipt is yours.",
-                    kg=trade.kg,
-                    price=money(trade.price_fen),
-                    total=money(trade.value_fen),
-                ),
-                "success",
-            )
-    form.flash_problems()
+    post_step(
+        TakeForm(),
+        lambda write, data: service(
+            write, organisation_id=actor.organisation_id, actor_id=actor.user_id, **values, **data
+        ),
+        lambda trade: _(
+            "Bought %(kg)d kg at %(price)s per kg for %(total)s; the receipt is yours.",
+            kg=trade.kg,
+            price=money(trade.price_fen),
+            total=money(trade.value_fen),
+        ),
+    )
     return redirect(back)
 
 
@@ -248,19 +232,16 @@ def move_deposit(direction: str):
     step = {"fund": deposits.fund_deposit, "withdraw": deposits.withdraw_deposit}.get(direction)
     if step is None:
         abort(404)
-    form = Form(AmountForm())
     actor = current_actor()
-    if form.validate_on_submit():
-        done = form.submit(
-            lambda write: step(
-                write,
-                organisation_id=actor.organisation_id,
-                actor_id=actor.user_id,
-                amount_fen=form.data["amount_yuan"],
-                idempotency_key=form.data["idempotency_key"] or uuid.uuid4().hex,
-            )
-        )
-        if done is not None:
-            flash(_("Deposit updated: %(free)s free.", free=money(done.free_fen)), "success")
-    form.flash_problems()
+    post_step(
+        AmountForm(),
+        lambda write, data: step(
+            write,
+            organisation_id=actor.organisation_id,
+            actor_id=actor.user_id,
+            amount_fen=data["amount_yuan"],
+            idempotency_key=data["idempotency_key"] or uuid.uuid4().hex,
+        ),
+        lambda done: _("Deposit updated: %(free)s free.", free=money(done.free_fen)),
+    )
     return redirect(url_for("exchange.orders"))

@@ -46,8 +46,7 @@ def acknowledge(
 ) -> Alert:
     """An officer has seen the alert and is on it (it is assigned to them unless it has someone)."""
     now = now or utcnow()
-    alert = _alert(session, alert_id)
-    _still_open(alert)
+    alert = _open_alert(session, alert_id)
     if alert.status != AlertStatus.escalated:  # an escalated alert stays with the supervisors
         alert.status = AlertStatus.acknowledged
     alert.assignee_id = alert.assignee_id or actor_id
@@ -62,8 +61,7 @@ def assign(session: Session, *, actor_id: int, alert_id: int, assignee_id: int, 
         raise RuleViolation(
             _("Assign alerts to the exchange's officers and supervisors."), field="assignee_id"
         )
-    alert = _alert(session, alert_id)
-    _still_open(alert)
+    alert = _open_alert(session, alert_id)
     alert.assignee_id = assignee_id
     _changed(session, alert, actor_id, "alert.assigned", now, assignee_id=assignee_id)
     return alert
@@ -72,8 +70,7 @@ def assign(session: Session, *, actor_id: int, alert_id: int, assignee_id: int, 
 def escalate(session: Session, *, actor_id: int, alert_id: int, reason: str, now=None) -> Alert:
     """Hand the alert to the supervisors, saying why."""
     now = now or utcnow()
-    alert = _alert(session, alert_id)
-    _still_open(alert)
+    alert = _open_alert(session, alert_id)
     alert.status = AlertStatus.escalated
     _changed(session, alert, actor_id, "alert.escalated", now, reason=reason)
     return alert
@@ -92,16 +89,18 @@ def annotate(session: Session, *, actor_id: int, alert_id: int, text: str, now=N
 def close(session: Session, *, actor_id: int, alert_id: int, resolution: str, now=None) -> Alert:
     """Close the alert with what was concluded (a false positive, acted on, referred to a case)."""
     now = now or utcnow()
-    alert = _alert(session, alert_id)
-    _still_open(alert)
+    alert = _open_alert(session, alert_id)
     alert.status, alert.closed_at, alert.resolution = AlertStatus.closed, now, resolution
     _changed(session, alert, actor_id, "alert.closed", now, reason=resolution)
     return alert
 
 
-def _still_open(alert: Alert) -> None:
+def _open_alert(session: Session, alert_id: int) -> Alert:
+    """The alert, locked, refused if it is closed already."""
+    alert = _alert(session, alert_id)
     if alert.status == AlertStatus.closed:
         raise Conflict(_("This alert is closed."), field="alert_id")
+    return alert
 
 
 def open_case(

@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.exchange import instruments
 from app.exchange.models import MODE_LABELS
 from app.exchange.schemas import CreateInstrumentSchema, in_fen
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import current_language
 from app.surveillance import queries, services
 from app.surveillance.api import audit_csv_response
@@ -37,12 +37,10 @@ bp = Blueprint("staff", __name__)
 
 
 def _act(schema, action, told: str, back: str):
-    form = Form(schema)
-    if form.validate_on_submit():
-        done = form.submit(lambda write: action(write, current_actor().user_id, form.data))
-        if done is not None:
-            flash(told, "success")
-    form.flash_problems()
+    """A staff step from a page: `action(session, staff user id, data)`, then back to `back`."""
+    post_step(
+        schema, lambda write, data: action(write, current_actor().user_id, data), lambda _done: told
+    )
     return redirect(back)
 
 
@@ -88,25 +86,22 @@ def _instrument_form(form: Form):
 @requires(EXCHANGE_STAFF)
 def halt():
     """Halt an instrument from the console."""
-    return _act(
-        HaltInstrumentSchema(),
-        lambda write, actor, data: services.halt_instrument(
-            write, actor_id=actor, halted=True, **data
-        ),
-        _("Halted: new orders, takes and bids are refused."),
-        url_for("surveillance.console"),
-    )
+    return _halt_step(True, _("Halted: new orders, takes and bids are refused."))
 
 
 @bp.route("/surveillance/resumptions", methods=["POST"])
 @requires(EXCHANGE_STAFF)
 def resume():
+    return _halt_step(False, _("Trading resumed."))
+
+
+def _halt_step(halted: bool, told: str):
     return _act(
         HaltInstrumentSchema(),
         lambda write, actor, data: services.halt_instrument(
-            write, actor_id=actor, halted=False, **data
+            write, actor_id=actor, halted=halted, **data
         ),
-        _("Trading resumed."),
+        told,
         url_for("surveillance.console"),
     )
 

@@ -21,7 +21,7 @@ from app.db import current_database, get_session, utcnow
 from app.errors import NotFound
 from app.events import Cursor
 from app.exchange.models import MODE_LABELS, Auction, Bid, ExchangeOrder, Tender, Trade
-from app.forms import Form
+from app.forms import Form, post_step
 from app.i18n import N_
 from app.surveillance import queries, services, stream
 from app.surveillance.models import Alert, Case
@@ -144,16 +144,13 @@ def alert_step(alert_id: int, step: str):
     if step not in _STEPS:
         raise NotFound(_("No such step."))
     service, schema, told = _STEPS[step]
-    form = Form(schema())
-    if form.validate_on_submit():
-        done = form.submit(
-            lambda write: service(
-                write, actor_id=current_actor().user_id, alert_id=alert_id, **form.data
-            )
-        )
-        if done is not None:
-            flash(_(told), "success")
-    form.flash_problems()
+    post_step(
+        schema(),
+        lambda write, data: service(
+            write, actor_id=current_actor().user_id, alert_id=alert_id, **data
+        ),
+        lambda _done: _(told),
+    )
     return redirect(url_for("surveillance.alert", alert_id=alert_id))
 
 

@@ -4,7 +4,7 @@ receipts, and traders with money in their exchange deposits."""
 from datetime import UTC, datetime, time, timedelta
 
 from app.auth import OrgKind, Role
-from app.exchange import auctions, deposits, instruments, receipts
+from app.exchange import auctions, deposits, instruments, lots, receipts
 from app.exchange.matching import TimeInForce
 from app.exchange.models import DEFAULT_MODES, Side, TradingMode
 from app.exchange.trading import place_order
@@ -61,6 +61,35 @@ def receipt_for(session, instrument, holder, *, kg: int = 100, store=None):
         net_kg=kg,
         packages=max(1, kg // 5),
         inspection="感官审评 93 分；水分 5.8%；农残未检出",
+    )
+
+
+def list_lots(
+    session, seller, instrument, receipt, count: int, *, price_fen=80_000, now=None, **terms
+):
+    """`seller` lists `count` lots of `receipt` on `instrument` at `price_fen` a kg (挂牌)."""
+    return lots.list_lot(
+        session,
+        organisation_id=seller.organisation_id,
+        actor_id=seller.user_id,
+        symbol=instrument.symbol,
+        receipt_id=receipt.id,
+        price_fen=price_fen,
+        lots=count,
+        now=now,
+        **terms,
+    )
+
+
+def take_lots(session, buyer, lot, count: int, *, now=None):
+    """`buyer` takes `count` lots of a listed lot (摘牌)."""
+    return lots.take_lot(
+        session,
+        organisation_id=buyer.organisation_id,
+        actor_id=buyer.user_id,
+        lot_id=lot.id,
+        lots=count,
+        now=now,
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.auth import OrgKind, Role
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
-from app.exchange import instruments, lots
+from app.exchange import instruments
 from app.surveillance import services
 from app.surveillance.models import AuditEntry
 from tests.contracts.test_api import token
@@ -17,8 +17,10 @@ from tests.exchange.steps import (
     MONDAY_10AM,
     SUNDAY_10AM,
     cuiya,
+    list_lots,
     order,
     receipt_for,
+    take_lots,
     trader_with_deposit,
 )
 from tests.factories import member
@@ -43,30 +45,14 @@ def test_nothing_trades_on_a_closed_day_and_the_refusal_names_it(session, office
     tea = cuiya(session)
     seller, buyer = trader_with_deposit(session), trader_with_deposit(session)
     receipt = receipt_for(session, tea, seller)
-    lot = lots.list_lot(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        price_fen=80_000,
-        lots=2,
-        now=SUNDAY_10AM - timedelta(days=2),  # the Friday before
-    )
+    lot = list_lots(session, seller, tea, receipt, 2, now=SUNDAY_10AM - timedelta(days=2))  # Friday
     close(session, officer, MONDAY, name="调休")
 
     with pytest.raises(RuleViolation, match="closed today \\(2026-11-30, 调休\\)") as refused:
         order(session, buyer, tea, "buy", 80_000, 1)
     assert refused.value.field == "symbol"
     with pytest.raises(RuleViolation, match="调休"):
-        lots.take_lot(
-            session,
-            organisation_id=buyer.organisation_id,
-            actor_id=buyer.user_id,
-            lot_id=lot.id,
-            lots=1,
-            now=MONDAY_10AM,
-        )
+        take_lots(session, buyer, lot, 1, now=MONDAY_10AM)
     assert not instruments.in_session(tea, MONDAY_10AM)
     # Tuesday trades again.
     assert instruments.in_session(tea, MONDAY_10AM + timedelta(days=1))

@@ -23,8 +23,10 @@ from tests.exchange.steps import (
     cuiya,
     dutch_clock,
     english_auction,
+    list_lots,
     receipt_for,
     seller_with_receipt,
+    take_lots,
     trader_with_deposit,
     warehouse,
 )
@@ -35,28 +37,13 @@ NOW = MONDAY_10AM
 
 
 def _list(session, tea, seller, receipt, *, lots_=10, price=80_000, min_lots=1):
-    return lots.list_lot(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        price_fen=price,
-        lots=lots_,
-        min_lots=min_lots,
-        now=NOW,
+    return list_lots(
+        session, seller, tea, receipt, lots_, price_fen=price, min_lots=min_lots, now=NOW
     )
 
 
 def _take(session, buyer, lot, n):
-    return lots.take_lot(
-        session,
-        organisation_id=buyer.organisation_id,
-        actor_id=buyer.user_id,
-        lot_id=lot.id,
-        lots=n,
-        now=NOW,
-    )
+    return take_lots(session, buyer, lot, n, now=NOW)
 
 
 def test_buyers_take_part_then_the_rest_of_a_listed_lot(session):

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from app.db import local_date, utcnow
 from app.errors import Conflict, NotFound, RuleViolation
 from app.events import Event
-from app.exchange import lots, pledges, receipts, settlement
+from app.exchange import pledges, receipts, settlement
 from app.exchange.models import MoveKind, ReceiptMove, ReceiptStatus
 from tests.contracts.test_api import token
 from tests.exchange.steps import (
     AROUND_THE_CLOCK,
     cuiya,
+    list_lots,
     receipt_for,
     trader_with_deposit,
     warehouse,
@@ -73,15 +74,7 @@ def test_a_pledged_receipt_cannot_be_listed_split_merged_taken_out_or_pledged_ag
         DUE,
     )
     steps = {
-        "list": lambda: lots.list_lot(
-            session,
-            organisation_id=holder.organisation_id,
-            actor_id=holder.user_id,
-            symbol="CUIYA-S",
-            receipt_id=receipt.id,
-            price_fen=80_000,
-            lots=20,
-        ),
+        "list": lambda: list_lots(session, holder, held["tea"], receipt, 20),
         "split": lambda: receipts.split_receipt(
             session,
             holder_id=holder.organisation_id,
@@ -119,15 +112,7 @@ def test_the_warehouse_discharges_the_pledge_and_the_receipt_is_free_again(sessi
     assert freed.status == ReceiptStatus.held
     session.refresh(freed)
     assert freed.pledge is None
-    lot = lots.list_lot(
-        session,
-        organisation_id=held["holder"].organisation_id,
-        actor_id=held["holder"].user_id,
-        symbol="CUIYA-S",
-        receipt_id=freed.id,
-        price_fen=80_000,
-        lots=20,
-    )
+    lot = list_lots(session, held["holder"], held["tea"], freed, 20)
     assert lot.lots == 20
     history = session.scalars(
         select(ReceiptMove.kind).where(ReceiptMove.receipt_id == freed.id).order_by(ReceiptMove.id)

@@ -11,9 +11,16 @@ from app.catalog.models import GradePriceIndex, ListingStatus
 from app.contracts.models import Contract, ContractStatus
 from app.contracts.prices import instalment_price, price_source_label
 from app.errors import Conflict, RuleViolation
-from app.exchange import index, lots, tenders
+from app.exchange import index, tenders
 from app.exchange.models import Instrument, TenderStatus
-from tests.exchange.steps import MONDAY_10AM, cuiya, seller_with_receipt, trader_with_deposit
+from tests.exchange.steps import (
+    MONDAY_10AM,
+    cuiya,
+    list_lots,
+    seller_with_receipt,
+    take_lots,
+    trader_with_deposit,
+)
 from tests.factories import ListingFactory, member
 from tests.factories.catalog import grade_of, product
 
@@ -130,24 +137,8 @@ def test_the_daily_index_is_volume_weighted_and_100_on_the_base_day(session):
     buyer = trader_with_deposit(session, fen=100_000_000)
 
     def trade_at(price, lots_, at):
-        lot = lots.list_lot(
-            session,
-            organisation_id=seller.organisation_id,
-            actor_id=seller.user_id,
-            symbol=tea.symbol,
-            receipt_id=receipt.id,
-            price_fen=price,
-            lots=lots_,
-            now=at,
-        )
-        lots.take_lot(
-            session,
-            organisation_id=buyer.organisation_id,
-            actor_id=buyer.user_id,
-            lot_id=lot.id,
-            lots=lots_,
-            now=at,
-        )
+        lot = list_lots(session, seller, tea, receipt, lots_, price_fen=price, now=at)
+        take_lots(session, buyer, lot, lots_, now=at)
 
     trade_at(80_000, 1, NOW)  # 5 kg at ¥800
     trade_at(82_000, 3, NOW + timedelta(hours=1))  # 15 kg at ¥820

@@ -16,7 +16,9 @@ from tests.exchange.steps import (
     cuiya,
     dutch_clock,
     english_auction,
+    list_lots,
     receipt_for,
+    take_lots,
     trader_with_deposit,
     warehouse,
 )
@@ -232,22 +234,8 @@ def test_the_deposit_moves_between_wallet_and_exchange(client, session, market):
 
 def test_lots_taken_elsewhere_are_gone_from_the_page(client, session, market):
     tea, seller, buyer, receipt = market
-    lot = lots.list_lot(
-        session,
-        organisation_id=seller.organisation_id,
-        actor_id=seller.user_id,
-        symbol=tea.symbol,
-        receipt_id=receipt.id,
-        price_fen=81_000,
-        lots=2,
-    )
-    lots.take_lot(
-        session,
-        organisation_id=buyer.organisation_id,
-        actor_id=buyer.user_id,
-        lot_id=lot.id,
-        lots=2,
-    )
+    lot = list_lots(session, seller, tea, receipt, 2, price_fen=81_000)
+    take_lots(session, buyer, lot, 2)
     session.flush()
     page = client.get("/exchange/CUIYA-S").get_data(as_text=True)
     assert (
