@@ -93,7 +93,6 @@ def create_english(
         now,
         kind=TradingMode.english,
         lots=lots,
-        open_lots=lots,
         start_fen=start_fen,
         increment_fen=increment_fen,
         reserve_fen=reserve_fen or start_fen,
@@ -151,7 +150,6 @@ def create_dutch(
         now,
         kind=TradingMode.dutch,
         lots=lots,
-        open_lots=lots,
         start_fen=start_fen,
         step_fen=step_fen,
         interval_seconds=interval_seconds,
@@ -186,6 +184,7 @@ def _open(session, instrument, organisation_id, actor_id, receipt_id, now, **ter
         receipt_id=offered.id,
         created_by_id=actor_id,
         created_at=now,
+        open_lots=terms["lots"],  # all of them, until bids or the clock take some
         **terms,
     )
     session.add(auction)

@@ -14,27 +14,33 @@ log = logging.getLogger(__name__)
 def close_auctions(now: datetime | None = None) -> dict[str, int]:
     """Close each auction past its time in its own transaction (another run may have closed it already)."""
     now = now or utcnow()
-    closed = failed = 0
-    for auction_id in auctions.auctions_due(get_session(), now=now):
-        try:
-            with transaction() as session:
-                closed += auctions.close_auction(session, auction_id=auction_id, now=now)
-        except Exception:  # one auction that cannot close must not hold up the others
-            log.exception("auction %s could not be closed", auction_id)
-            failed += 1
-    return {"closed": closed, "failed": failed}
+    due = auctions.auctions_due(get_session(), now=now)
+    return _close_each(
+        "auction",
+        due,
+        lambda session, auction_id: auctions.close_auction(session, auction_id=auction_id, now=now),
+    )
 
 
 def close_tenders(now: datetime | None = None) -> dict[str, int]:
     """Award each tender whose bidding has closed, in its own transaction."""
     now = now or utcnow()
+    due = tenders.tenders_due(get_session(), now=now)
+    return _close_each(
+        "tender",
+        due,
+        lambda session, tender_id: tenders.close_tender(session, tender_id=tender_id, now=now),
+    )
+
+
+def _close_each(what: str, due: list[int], close) -> dict[str, int]:
     closed = failed = 0
-    for tender_id in tenders.tenders_due(get_session(), now=now):
+    for thing_id in due:
         try:
             with transaction() as session:
-                closed += tenders.close_tender(session, tender_id=tender_id, now=now)
-        except Exception:  # one tender that cannot close must not hold up the others
-            log.exception("tender %s could not be closed", tender_id)
+                closed += close(session, thing_id)
+        except Exception:  # one that cannot close must not hold up the others
+            log.exception("%s %s could not be closed", what, thing_id)
             failed += 1
     return {"closed": closed, "failed": failed}
 
