@@ -6,11 +6,12 @@ Services never commit. Reads for pages use `get_session()`, which never writes.
 
 import enum
 import fcntl
+import functools
 import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
+    TextClause,
     create_engine,
     event,
     func,
@@ -355,19 +357,36 @@ def paginate(
     return Page(items=items, number=page, size=size, total=total)
 
 
-def new_ids(session: Session, table: Table, count: int) -> list[int]:
-    """Ids for `count` rows about to be inserted into `table`, so that many rows go in by one executemany
-    rather than one INSERT ... RETURNING whose many-row text costs more to build than to run. PostgreSQL
-    draws them from the table's sequence; on SQLite a writing transaction is the only writer, so they follow
-    the largest id."""
-    if count == 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
-    largest = session.scalar(select(func.max(table.c.id))) or 0
-    return list(range(largest + 1, largest + 1 + count))
+def new_ids(session: Session, counts: Mapping[Table, int]) -> dict[Table, list[int]]:
+    """Ids for rows about to be inserted (`counts`: how many per table), so that many rows go in by one
+    executemany rather than one INSERT ... RETURNING whose many-row text costs more to build than to run.
+    PostgreSQL draws them from the tables' sequences, every table in one statement; on SQLite a writing
+    transaction is the only writer, so they follow each table's largest id."""
+    tables = [table for table, count in counts.items() if count]
+    drawn: dict[Table, list[int]] = {table: [] for table in counts}
+    if not tables:
+        return drawn
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(
+            _next_ids(len(tables)),
+            {
+                **{f"table{n}": table.name for n, table in enumerate(tables)},
+                **{f"count{n}": counts[table] for n, table in enumerate(tables)},
+            },
+        ).one()
+        return drawn | dict(zip(tables, map(list, row), strict=True))
+    for table in tables:
+        largest = connection.scalar(select(func.max(table.c.id))) or 0
+        drawn[table] = list(range(largest + 1, largest + 1 + counts[table]))
+    return drawn
 
 
-_NEXT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
-)
+@functools.cache
+def _next_ids(tables: int) -> TextClause:
+    """`SELECT ARRAY(...), ...`: one array of new ids per table (only bound names are put in the text)."""
+    arrays = ", ".join(
+        f"ARRAY(SELECT nextval(pg_get_serial_sequence(:table{n}, 'id')) FROM generate_series(1, :count{n}))"  # noqa: S608 - placeholders, never values
+        for n in range(tables)
+    )
+    return text(f"SELECT {arrays}")

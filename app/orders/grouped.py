@@ -8,6 +8,7 @@ card payment) is left to place_orders, which places it or refuses it with the re
 language, exactly as it would have without batching.
 """
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -87,8 +88,8 @@ def place_checkouts(session: Session, requests: list[CheckoutRequest]) -> list[P
     if not claimed:
         return [None] * len(requests)
     listings = _locked_listings(session, claimed)
-    money = _locked_money(session, claimed)
-    placing = _passing(claimed, listings, money, now)
+    held = _locked_money(session, claimed)
+    placing = _passing(claimed, listings, held, now)
     refused = [
         checkouts[request.buyer_id, request.key] for request in claimed if request not in placing
     ]
@@ -96,7 +97,7 @@ def place_checkouts(session: Session, requests: list[CheckoutRequest]) -> list[P
         session.execute(delete(Checkout).where(Checkout.id.in_(refused)))
     if not placing:
         return [None] * len(requests)
-    orders = _write_orders(session, placing, checkouts, listings, now)
+    orders = _write_orders(session, placing, checkouts, listings, held, now)
     return [
         Placed(checkouts[request.buyer_id, request.key], orders[request], replayed=False)
         if request in orders
@@ -118,17 +119,20 @@ def _claim_checkouts(session, requests: list[CheckoutRequest], now) -> dict[tupl
                 "created_at": now,
             },
         )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    connection = session.connection()
+    claimed = connection.execute(_claim(connection.dialect.name), list(rows.values()))
+    return {(buyer_id, key): checkout_id for buyer_id, key, checkout_id in claimed}
+
+
+@functools.cache
+def _claim(dialect_name: str):
     table = Checkout.__table__
-    statement = (
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
         dialect.insert(table)
-        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["buyer_id", "idempotency_key"])
         .returning(table.c.buyer_id, table.c.idempotency_key, table.c.id)
     )
-    return {
-        (buyer_id, key): checkout_id for buyer_id, key, checkout_id in session.execute(statement)
-    }
 
 
 # What the rules and the answer need of a listing (app.catalog.models.Listing's own columns).
@@ -147,6 +151,16 @@ _OFFER = (
 )
 
 
+_LOCK_LISTINGS = (
+    select(*_OFFER, Organisation.name_zh, Batch.code)
+    .join(Organisation, Organisation.id == Listing.organisation_id)
+    .outerjoin(Batch, Batch.id == Listing.batch_id)
+    .where(Listing.id.in_(bindparam("listings", expanding=True)))
+    .order_by(Listing.id)
+    .with_for_update(of=Listing)
+)
+
+
 def _first_of_each_key(requests) -> list[CheckoutRequest]:
     """A key sent twice in one batch is placed once; its twin replays it afterwards (place_orders)."""
     first = {}
@@ -159,14 +173,7 @@ def _locked_listings(session, requests: list[CheckoutRequest]) -> dict[int, List
     """The listings asked for, locked in id order, each read into a Listing outside the session with its
     seller's name and its batch's code (in one statement, rows rather than the ORM's loading)."""
     wanted = {listing_id for request in requests for listing_id in request.wanted}
-    rows = session.execute(
-        select(*_OFFER, Organisation.name_zh, Batch.code)
-        .join(Organisation, Organisation.id == Listing.organisation_id)
-        .outerjoin(Batch, Batch.id == Listing.batch_id)
-        .where(Listing.id.in_(wanted))
-        .order_by(Listing.id)
-        .with_for_update(of=Listing)
-    )
+    rows = session.connection().execute(_LOCK_LISTINGS, {"listings": list(wanted)})
     listings = {}
     for *values, seller_name, batch_code in rows:
         listing = Listing(
@@ -180,23 +187,30 @@ def _locked_listings(session, requests: list[CheckoutRequest]) -> dict[int, List
 
 @dataclass
 class _Money:
-    accounts: dict[str, tuple[int, int]]  # code -> (balance, floor), locked
+    accounts: dict[str, ledger.LockedAccount]  # by code, locked
     on_terms: set[int]  # buyers allowed to pay on account
 
 
 def _locked_money(session, requests: list[CheckoutRequest]) -> _Money:
+    connection = session.connection()
     codes = {_source(request) for request in requests if _source(request)}
-    accounts = session.execute(
-        select(LedgerAccount.code, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
-        .where(LedgerAccount.code.in_(codes))
-        .order_by(LedgerAccount.id)
-        .with_for_update()
-    )
+    accounts = connection.execute(_LOCK_ACCOUNTS, {"codes": list(codes)}) if codes else []
     on_account = {r.buyer_id for r in requests if r.payment == PaymentMethod.account}
-    on_terms = session.scalars(
-        select(CreditTerms.organisation_id).where(CreditTerms.organisation_id.in_(on_account))
+    on_terms = connection.scalars(_ON_TERMS, {"buyers": list(on_account)}) if on_account else []
+    return _Money(
+        {code: ledger.LockedAccount(*values) for code, *values in accounts}, set(on_terms)
     )
-    return _Money({code: (balance, floor or 0) for code, balance, floor in accounts}, set(on_terms))
+
+
+_LOCK_ACCOUNTS = (
+    select(LedgerAccount.code, LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
+    .where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))
+    .order_by(LedgerAccount.id)
+    .with_for_update()
+)
+_ON_TERMS = select(CreditTerms.organisation_id).where(
+    CreditTerms.organisation_id.in_(bindparam("buyers", expanding=True))
+)
 
 
 def _source(request: CheckoutRequest) -> str | None:
@@ -208,11 +222,14 @@ def _source(request: CheckoutRequest) -> str | None:
     return None
 
 
-def _passing(claimed, listings: dict[int, Listing], money: _Money, now) -> list[CheckoutRequest]:
+def _passing(claimed, listings: dict[int, Listing], held: _Money, now) -> list[CheckoutRequest]:
     """The checkouts that pass every rule, in arrival order, each taking its stock and money from what the
     ones before it left."""
     stock = {listing.id: listing.quantity for listing in listings.values()}
-    available = {code: balance - floor for code, (balance, floor) in money.accounts.items()}
+    available = {
+        code: account.balance_fen - (account.floor_fen or 0)
+        for code, account in held.accounts.items()
+    }
     passing = []
     for request in claimed:
         try:
@@ -237,7 +254,7 @@ def _passing(claimed, listings: dict[int, Listing], money: _Money, now) -> list[
         source = _source(request)
         if source is not None and available.get(source, 0) < total:
             continue
-        if request.payment == PaymentMethod.account and request.buyer_id not in money.on_terms:
+        if request.payment == PaymentMethod.account and request.buyer_id not in held.on_terms:
             continue
         for listing_id, quantity in request.wanted.items():
             stock[listing_id] -= quantity
@@ -247,16 +264,16 @@ def _passing(claimed, listings: dict[int, Listing], money: _Money, now) -> list[
     return passing
 
 
-def _write_orders(session, placing, checkouts, listings, now) -> dict[CheckoutRequest, list[Order]]:
+def _write_orders(
+    session, placing, checkouts, listings, held: _Money, now
+) -> dict[CheckoutRequest, list[Order]]:
     """Insert the orders with their lines, take the stock, record the events and hold the money: each
     table's rows in one executemany."""
     fee_bps = current_fee_bps(session)
     buyers = {
         buyer_id: Organisation(id=buyer_id, name_zh=name)
-        for buyer_id, name in session.execute(
-            select(Organisation.id, Organisation.name_zh).where(
-                Organisation.id.in_({request.buyer_id for request in placing})
-            )
+        for buyer_id, name in session.connection().execute(
+            _NAMES, {"buyers": list({request.buyer_id for request in placing})}
         )
     }
     orders = {
@@ -267,18 +284,31 @@ def _write_orders(session, placing, checkouts, listings, now) -> dict[CheckoutRe
     }
     every = [order for placed in orders.values() for order in placed]
     lines = [line for order in every for line in order.lines]
-    for order, order_id in zip(every, new_ids(session, Order.__table__, len(every)), strict=True):
+    ids = new_ids(session, {_ORDERS: len(every), _LINES: len(lines)})
+    for order, order_id in zip(every, ids[_ORDERS], strict=True):
         order.id = order_id
-    for line, line_id in zip(lines, new_ids(session, OrderLine.__table__, len(lines)), strict=True):
+    for line, line_id in zip(lines, ids[_LINES], strict=True):
         line.id, line.order_id = line_id, line.order.id
-    session.execute(insert(Order.__table__), [_row(order) for order in every])
-    session.execute(insert(OrderLine.__table__), [_row(line) for line in lines])
-    left = _take_stock(session, lines, listings)
-    session.execute(insert(StockMovement.__table__), _movements(every, left, now))
+    connection = session.connection()
+    connection.execute(insert(_ORDERS), [_row(order) for order in every])
+    connection.execute(insert(_LINES), [_row(line) for line in lines])
+    left = _take_stock(connection, lines, listings)
+    connection.execute(insert(StockMovement.__table__), _movements(every, left, now))
     events.record_many(session, [_placed_event(order) for order in every], now=now)
     holds = [money.hold_posting(order) for order in every if order.paid_at is not None]
-    ledger.post_many(session, holds, new=[ledger.escrow(posting.order_id) for posting in holds])
+    ledger.post_many(
+        session,
+        holds,
+        new=[ledger.escrow(posting.order_id) for posting in holds],
+        locked=held.accounts,
+    )
     return orders
+
+
+_ORDERS, _LINES = Order.__table__, OrderLine.__table__
+_NAMES = select(Organisation.id, Organisation.name_zh).where(
+    Organisation.id.in_(bindparam("buyers", expanding=True))
+)
 
 
 def _orders_of(
@@ -338,16 +368,13 @@ def _row(thing: Order | OrderLine) -> dict:
     }
 
 
-def _take_stock(session, lines: list[OrderLine], listings: dict[int, Listing]) -> dict[int, int]:
+def _take_stock(connection, lines: list[OrderLine], listings: dict[int, Listing]) -> dict[int, int]:
     """Take every line's quantity from its locked listing (sold out at 0): the stock left, by listing."""
     left = {listing_id: listing.quantity for listing_id, listing in listings.items()}
     for line in lines:
         left[line.listing_id] -= line.quantity
-    table = Listing.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("listing"))
-        .values(quantity=bindparam("left"), status=bindparam("new_status")),
+    connection.execute(
+        _SET_STOCK,
         [
             {
                 "listing": listing_id,
@@ -361,6 +388,13 @@ def _take_stock(session, lines: list[OrderLine], listings: dict[int, Listing]) -
         ],
     )
     return left
+
+
+_SET_STOCK = (
+    update(Listing.__table__)
+    .where(Listing.__table__.c.id == bindparam("listing"))
+    .values(quantity=bindparam("left"), status=bindparam("new_status"))
+)
 
 
 def _movements(orders: list[Order], left: dict[int, int], now) -> list[dict]:

@@ -23,6 +23,7 @@ BANK = "bank"
 FEES = "fees"
 STRIPE = "stripe"
 _NO_FLOOR = {AccountKind.bank, AccountKind.stripe}
+_TRANSACTIONS, _ACCOUNTS = LedgerTransaction.__table__, LedgerAccount.__table__
 
 
 class InsufficientFunds(Conflict):
@@ -99,19 +100,17 @@ def _open_accounts(session: Session, codes: list[str]) -> dict[str, int]:
     return found
 
 
-def _open_new_accounts(session: Session, codes: Sequence[str]) -> dict[str, int]:
-    """Open accounts that cannot exist yet, in one executemany: their ids by code."""
-    table = LedgerAccount.__table__
-    ids = new_ids(session, table, len(codes))
-    if codes:
-        session.execute(
-            insert(table),
-            [
-                {**_new_account(code), "id": account_id}
-                for code, account_id in zip(codes, ids, strict=True)
-            ],
+def _open_new_accounts(
+    session: Session, codes: Sequence[str], ids: Sequence[int]
+) -> dict[str, int]:
+    """Open accounts that cannot exist yet, in one executemany, with ids drawn for them: ids by code."""
+    opened = dict(zip(codes, ids, strict=False))
+    if opened:
+        session.connection().execute(
+            insert(LedgerAccount.__table__),
+            [{**_new_account(code), "id": account_id} for code, account_id in opened.items()],
         )
-    return dict(zip(codes, ids, strict=True))
+    return opened
 
 
 def _new_account(code: str) -> dict:
@@ -194,10 +193,26 @@ class Posting:
     actor_id: int | None = None
 
 
-def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[str] = ()) -> int:
+@dataclass(frozen=True)
+class LockedAccount:
+    """An account its caller has locked in this transaction (SELECT ... FOR UPDATE), as it read it."""
+
+    id: int
+    balance_fen: int
+    floor_fen: int | None
+
+
+def post_many(
+    session: Session,
+    postings: Sequence[Posting],
+    *,
+    new: Sequence[str] = (),
+    locked: Mapping[str, LockedAccount] | None = None,
+) -> int:
     """Post many transactions in a handful of statements (batch jobs, checkouts written together), each
     key once; how many moved. `new`: accounts the caller knows are not open yet (the escrows of orders it
-    has just made), opened without looking for them.
+    has just made), opened without looking for them. `locked`: accounts the caller has locked and read in
+    this transaction, not looked up or locked again.
 
     Each account moves once, by the sum of its moves, so a batch that would take any account below its
     floor is refused whole (InsufficientFunds), as one posting would be."""
@@ -205,7 +220,10 @@ def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[st
         raise ValueError("a transaction must sum to zero")
     if len({posting.key for posting in postings}) < len(postings):
         raise ValueError("a batch names the same key twice")
-    claimed = _claim_keys(session, postings)
+    if not postings:
+        return 0
+    ids = new_ids(session, {_TRANSACTIONS: len(postings), _ACCOUNTS: len(new)})
+    claimed = _claim_keys(session, postings, ids[_TRANSACTIONS])
     fresh = [posting for posting in postings if posting.key in claimed]
     if not fresh:
         return 0
@@ -213,15 +231,20 @@ def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[st
     for posting in fresh:
         for code, amount in posting.moves.items():
             totals[code] += amount
-    brand_new = [code for code in new if code in totals]
-    known = [code for code in totals if code not in brand_new]
-    accounts = _open_new_accounts(session, brand_new) | _open_accounts(session, known)
-    _check_enough(session, {accounts[code]: (code, amount) for code, amount in totals.items()})
-    account_table = LedgerAccount.__table__
-    session.execute(
-        update(account_table)
-        .where(account_table.c.id == bindparam("account"))
-        .values(balance_fen=account_table.c.balance_fen + bindparam("amount")),
+    locked = {code: account for code, account in (locked or {}).items() if code in totals}
+    accounts = _open_new_accounts(session, [code for code in new if code in totals], ids[_ACCOUNTS])
+    accounts |= {code: account.id for code, account in locked.items()}
+    others = [code for code in totals if code not in accounts]
+    if others:
+        accounts |= _open_accounts(session, others)
+    _check_enough(
+        session,
+        {accounts[code]: (code, amount) for code, amount in totals.items() if code not in locked},
+        locked={code: (account, totals[code]) for code, account in locked.items()},
+    )
+    connection = session.connection()
+    connection.execute(
+        _ADD_TO_BALANCE,
         [
             {"account": accounts[code], "amount": totals[code]}
             for code in sorted(totals, key=accounts.__getitem__)
@@ -235,12 +258,28 @@ def post_many(session: Session, postings: Sequence[Posting], *, new: Sequence[st
         if amount
     ]
     if entries:
-        session.execute(insert(LedgerEntry.__table__), entries)
+        connection.execute(insert(LedgerEntry.__table__), entries)
     return len(fresh)
 
 
-def _check_enough(session: Session, moves: Mapping[int, tuple[str, int]]) -> None:
-    """Lock the accounts a batch takes money from (in id order) and refuse it if one has too little."""
+_ADD_TO_BALANCE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account"))
+    .values(balance_fen=_ACCOUNTS.c.balance_fen + bindparam("amount"))
+)
+
+
+def _check_enough(
+    session: Session,
+    moves: Mapping[int, tuple[str, int]],
+    *,
+    locked: Mapping[str, tuple[LockedAccount, int]],
+) -> None:
+    """Refuse a batch that takes an account below its floor: the `locked` accounts as their caller read
+    them, the others (`moves`, by id) locked now in id order."""
+    for code, (account, amount) in locked.items():
+        if account.floor_fen is not None and account.balance_fen + amount < account.floor_fen:
+            raise InsufficientFunds(_short_of_money(session, account.id, code), code=code)
     taking = sorted(account_id for account_id, (_code, amount) in moves.items() if amount < 0)
     if not taking:
         return
@@ -256,35 +295,37 @@ def _check_enough(session: Session, moves: Mapping[int, tuple[str, int]]) -> Non
             raise InsufficientFunds(_short_of_money(session, account_id, code), code=code)
 
 
-def _claim_keys(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
-    """Transaction ids by key for the keys not posted before (the others are left out)."""
-    if not postings:
-        return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def _claim_keys(
+    session: Session, postings: Sequence[Posting], ids: Sequence[int]
+) -> dict[str, int]:
+    """Transaction ids by key for the keys not posted before (the others are left out), in one INSERT that
+    answers the rows it inserted."""
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     now = utcnow()
-    table = LedgerTransaction.__table__
-    ids = new_ids(session, table, len(postings))
-    session.execute(
-        dialect.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-        [
-            {
-                "id": transaction_id,
-                "idempotency_key": posting.key,
-                "kind": posting.kind,
-                "order_id": posting.order_id,
-                "memo": posting.memo,
-                "actor_id": posting.actor_id,
-                "created_at": now,
-            }
-            for posting, transaction_id in zip(postings, ids, strict=True)
-        ],
+    inserted = set(
+        connection.execute(
+            dialect.insert(_TRANSACTIONS)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_TRANSACTIONS.c.id),
+            [
+                {
+                    "id": transaction_id,
+                    "idempotency_key": posting.key,
+                    "kind": posting.kind,
+                    "order_id": posting.order_id,
+                    "memo": posting.memo,
+                    "actor_id": posting.actor_id,
+                    "created_at": now,
+                }
+                for posting, transaction_id in zip(postings, ids, strict=True)
+            ],
+        ).scalars()
     )
-    # The ids drawn are this transaction's alone: those now in the table are the keys it claimed.
-    claimed = set(session.scalars(select(table.c.id).where(table.c.id.between(min(ids), max(ids)))))
     return {
         posting.key: transaction_id
         for posting, transaction_id in zip(postings, ids, strict=True)
-        if transaction_id in claimed
+        if transaction_id in inserted
     }
 
 
