@@ -73,14 +73,19 @@ def _token_cache() -> TimedCache:
 def _look_up_token(secret: str) -> _TokenHolder | str:
     """The token's holder, or why it does not sign anyone in."""
     # The person, their memberships and organisations come with the token: the actor needs them all.
-    token = get_session().scalar(
-        select(ApiToken)
-        .where(ApiToken.digest == token_digest(secret))
-        .options(
-            joinedload(ApiToken.user)
-            .selectinload(User.memberships)
-            .joinedload(Membership.organisation)
+    token = (
+        get_session()
+        .execute(
+            select(ApiToken)
+            .where(ApiToken.digest == token_digest(secret))
+            .options(
+                joinedload(ApiToken.user)
+                .joinedload(User.memberships)
+                .joinedload(Membership.organisation)
+            )
         )
+        .unique()
+        .scalar_one_or_none()
     )
     if token is None:
         return _("This API token is not valid. Create a new one on the API tokens page.")

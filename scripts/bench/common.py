@@ -86,19 +86,22 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.command = [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
             "--workers",
             str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
+            "--blocking-threads",
             str(threads),
             "--log-level",
             "warning",
-            # Live event streams never end by themselves: stopping waits this long for them, not 30 s.
-            "--graceful-timeout",
+            "--respawn-failed-workers",
+            # Live event streams never end by themselves: stopping waits this long for them.
+            "--workers-kill-timeout",
             "3",
             app,
         ]
