@@ -92,5 +92,5 @@ class TestConfig(Config):
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
     WTF_CSRF_ENABLED = True
     # The suite's sessions share one connection, so batches are written by the requesting thread (a batch
-    # of one); the tests against real gunicorn servers run the writer thread as production does.
+    # of one); the tests against real granian servers run the writer thread as production does.
     GROUP_COMMIT = False

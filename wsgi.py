@@ -1,4 +1,4 @@
-"""The WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+"""The WSGI entry point for the web server: `granian --interface wsgi wsgi:app`."""
 
 import gc
 

@@ -57,7 +57,7 @@ class GroupCommit(Generic[Item, Result]):
         return waiting.result(timeout=WAIT_SECONDS)
 
     def _start_writer(self, app: Flask) -> None:
-        # One writer per process, started by the first request (gunicorn forks its workers first).
+        # One writer per process, started by the first request (the server starts its worker processes first).
         if self._writer_pid == os.getpid():
             return
         with self._lock:

@@ -1,7 +1,7 @@
 """The one scheduler process: every domain's jobs, run by APScheduler 3 outside the web workers.
 
 Start it with `flask scheduler run` (make run does this beside the web server). Web workers never start it,
-because a scheduler per gunicorn worker would run every job once per worker.
+because a scheduler per web worker would run every job once per worker.
 """
 
 import logging

@@ -48,26 +48,23 @@ def main() -> int:
     env = {**os.environ, "FLASK_APP": "wsgi"}
     web = subprocess.Popen(
         [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
             "--workers",
             str(workers),
-            "--worker-class",
-            "gthread",
             # Each live viewer's event stream holds a thread while it is open (and no database
             # connection), so the threads are many and cheap.
-            "--threads",
+            "--blocking-threads",
             str(threads),
-            # ... and a worker takes no more connections than it has threads for, less a few kept for
-            # ordinary requests: a worker full of streams must not take the next order. (So gunicorn
-            # keeps no idle keep-alive connections, and says so; on one machine that costs nothing.)
-            "--worker-connections",
-            str(max(threads - 8, 1)),
-            "--graceful-timeout",
+            "--respawn-failed-workers",
+            "--workers-kill-timeout",
             "5",
-            "--access-logfile",
-            "-",
+            "--access-log",
             "wsgi:app",
         ],
         cwd=ROOT,

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/catalog.py                      # SQLite and PostgreSQL
     .venv/bin/python scripts/bench/catalog.py --engines sqlite --duration 20 --connections 8
 
-For each database it fills a scratch database (kept for the next run), starts gunicorn serving the
+For each database it fills a scratch database (kept for the next run), starts granian serving the
 platform plus a bare endpoint (scripts/bench/catalog_app.py), and drives it with wrk (Debian's `wrk`
 package) over a mix of filtered searches. It prints requests per second and latency percentiles for the
 search page, the listings API and the bare endpoint, and the API's share of the bare endpoint's throughput,

@@ -1,4 +1,4 @@
-"""What the benchmarks share: a gunicorn server on a free port, a PostgreSQL schema of their own, and wrk
+"""What the benchmarks share: a granian server on a free port, a PostgreSQL schema of their own, and wrk
 driven by a Lua script that prints one RESULT line (requests, seconds, p50, p95, p99 in ms, errors)."""
 
 import argparse
@@ -40,7 +40,7 @@ def benchmark_options(
     parser.add_argument(
         "--connections", default=connections, help="concurrent clients, one run each"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="web workers (processes)")
     parser.add_argument("--threads", type=int, default=threads, help="threads per worker")
     return parser
 
@@ -79,7 +79,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`with Server(url, "wsgi:app", workers=2, threads=4) as server:` gunicorn serving the database at
+    """`with Server(url, "wsgi:app", workers=2, threads=4) as server:` granian serving the database at
     `url` on `server.base` (the benchmarks, and the tests that need real processes)."""
 
     def __init__(self, url: str, app: str, *, workers: int, threads: int, env: dict | None = None):
@@ -128,7 +128,7 @@ class Server:
         raise RuntimeError("the server did not start")
 
     def worker_pids(self) -> list[int]:
-        """The gunicorn master's children (its workers), read from /proc."""
+        """The granian main process's children (its workers), read from /proc."""
         children = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:

@@ -11,7 +11,7 @@ earlier order. It prints steps per second, trades, and the orders left resting. 
 
 Over HTTP: for each database a fresh one (a scratch SQLite file, a PostgreSQL schema of its own) with
 --instruments instruments that match continuously and --traders traders, each with an API token, a funded
-deposit and a receipt for every instrument; gunicorn serves the platform and wrk drives
+deposit and a receipt for every instrument; granian serves the platform and wrk drives
 POST /api/v1/exchange/orders: a random trader buys or sells 1 to 3 lots of a random instrument within five
 ticks of ¥100.00, one order in ten immediate-or-cancel, so about half of the orders trade. It prints orders
 per second and latency percentiles, then the trades made, whether replaying each instrument's stored order

@@ -6,7 +6,7 @@
 
 For each database it makes a fresh database (a scratch SQLite file, a PostgreSQL schema of its own) with a
 cooperative live with a flash deal of 100,000 kg and --rate x --seconds supermarkets with money and API
-tokens; starts gunicorn serving the platform (wsgi:app); connects --viewers viewers to the session's event
+tokens; starts granian serving the platform (wsgi:app); connects --viewers viewers to the session's event
 stream (GET /api/v1/live/sessions/<id>/events, all on one asyncio loop) and waits until each has its first
 `state` frame; then --clients threads place orders at a steady --rate for --seconds, each 1 kg from the deal
 by a different buyer. Every order changes the deal's stock, and every viewer should get that as a `stock`
@@ -15,7 +15,7 @@ frame, stamped `at` when the order's transaction wrote it (just before it commit
 It prints, over every (viewer, stock frame) pair: the latency from `at` to the viewer receiving the frame,
 and from the order's response (after its commit) to the viewer receiving it; the frames received against
 those expected (orders x viewers); the orders' throughput and response times; the server's memory (RSS of
-the gunicorn master and workers, and PSS, which counts pages the processes share once) before the viewers
+the granian main process and workers, and PSS, which counts pages the processes share once) before the viewers
 come, with them connected and after the orders; and the CPU the server and this client used meanwhile. The
 client runs on the same machine as the server, so the latencies include its own time to read the frames.
 The floor: p95 from commit to a viewer seeing the new stock at or under 1 second, 500 viewers on one server.
@@ -75,20 +75,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="orders per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long orders flow")
     parser.add_argument("--clients", type=int, default=32, help="threads placing orders")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="web workers (processes)")
     parser.add_argument(
         "--threads", type=int, default=300, help="threads per worker (a stream holds one)"
     )
     parser.add_argument(
         "--poll", type=float, help="LIVE_POLL_SECONDS (the app's default if not given)"
-    )
-    parser.add_argument(
-        "--worker-connections",
-        type=int,
-        default=280,
-        help="gunicorn's cap on each worker's connections: a little under --threads, so a worker full "
-        "of streams leaves the next connections to the other and keeps threads for orders (0: "
-        "gunicorn's default, 1000)",
     )
     return parser.parse_args()
 
@@ -97,8 +89,6 @@ def _env(arguments) -> dict:
     env = {}
     if arguments.poll:
         env["LIVE_POLL_SECONDS"] = str(arguments.poll)
-    if arguments.worker_connections:
-        env["GUNICORN_CMD_ARGS"] = f"--worker-connections {arguments.worker_connections}"
     return env
 
 
@@ -506,11 +496,6 @@ def _report(engine: str, arguments, run: Run) -> bool:
         f"\n{engine}: {arguments.viewers} viewers, {arguments.workers} workers x {arguments.threads} "
         f"threads, orders at {arguments.rate:g}/s for {arguments.seconds:g} s"
         + (f", LIVE_POLL_SECONDS {arguments.poll:g}" if arguments.poll else "")
-        + (
-            f", worker connections {arguments.worker_connections}"
-            if arguments.worker_connections
-            else ""
-        )
     )
     _report_viewers(run, arguments.viewers)
     print(f"  stock frames:   {len(from_at):,} of {expected:,} expected (orders x viewers)")

@@ -5,7 +5,7 @@
 
 For each database it makes a fresh database (a scratch SQLite file, a PostgreSQL schema of its own) with
 --buyers supermarkets, each with a funded wallet and an API token, and --listings listings with stock enough
-for the run; starts gunicorn serving the platform (wsgi:app); and drives POST /api/v1/orders with wrk, each
+for the run; starts granian serving the platform (wsgi:app); and drives POST /api/v1/orders with wrk, each
 request a random buyer ordering 1 kg of a random listing, paid from the wallet (stock taken, money held in
 the order's escrow). It prints orders per second and latency percentiles, then checks that every order has
 its stock movement and its ledger hold, and that the ledger check passes.

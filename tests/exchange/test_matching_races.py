@@ -90,7 +90,7 @@ def _replayed(rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
 
 
 def _trade_and_watch(database_url: str, database, instrument_id: int, traders: list[Trader]):
-    """Every trader trading at once through two gunicorn workers while the spread is watched: every call's
+    """Every trader trading at once through two granian workers while the spread is watched: every call's
     (kind, status, body), and every (best bid, best ask) seen."""
     stop, spreads, calls = threading.Event(), [], []
     watcher = threading.Thread(

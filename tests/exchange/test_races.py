@@ -1,4 +1,4 @@
-"""The tea exchange against a real server: gunicorn workers on a database of the test's own, many traders at
+"""The tea exchange against a real server: granian workers on a database of the test's own, many traders at
 once taking the last lot, bidding in one auction, offering or pledging one receipt twice and trading on one
 book.
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""

@@ -1,4 +1,4 @@
-"""A flash deal against a real server: gunicorn workers on a database of the test's own, 300 buyers at once.
+"""A flash deal against a real server: granian workers on a database of the test's own, 300 buyers at once.
 Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 import http.client

@@ -1,4 +1,4 @@
-"""Races against a real server: gunicorn workers (processes) on a database of the test's own, many buyers at
+"""Races against a real server: granian workers (processes) on a database of the test's own, many buyers at
 once. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 import http.client
