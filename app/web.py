@@ -3,6 +3,7 @@
 from datetime import date
 from urllib.parse import urlsplit
 
+import flask_smorest
 from flask import request
 from marshmallow import EXCLUDE, Schema, validate
 from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
@@ -33,6 +34,14 @@ class DayConverter(BaseConverter):
 
     def to_url(self, value: date) -> str:
         return value.isoformat()
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, with each argument schema built once, where its route is declared: given
+    a class, webargs would build the schema (deep-copying its fields) again for every request."""
+
+    def arguments(self, schema, *args, **kwargs):
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
 
 def safe_next(target: str | None) -> str | None:

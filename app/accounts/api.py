@@ -3,7 +3,6 @@
 from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.accounts import identity, members, organisations, people, queries, tokens
 from app.accounts.models import Membership, Organisation, User
@@ -36,8 +35,9 @@ from app.auth import (
 )
 from app.db import get_session, transaction
 from app.errors import NotFound, NotSignedIn
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "accounts_api",
     __name__,
     url_prefix="/api/v1",

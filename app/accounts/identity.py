@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import current_app, g, session
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from app.accounts import tokens
@@ -70,20 +70,21 @@ def _token_cache() -> TimedCache:
     return extensions["agrilink.tokens"]
 
 
+# The person, their memberships and organisations come with the token: the actor needs them all.
+_TOKEN_WITH_HOLDER = (
+    select(ApiToken)
+    .where(ApiToken.digest == bindparam("digest"))
+    .options(
+        joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.organisation)
+    )
+)
+
+
 def _look_up_token(secret: str) -> _TokenHolder | str:
     """The token's holder, or why it does not sign anyone in."""
-    # The person, their memberships and organisations come with the token: the actor needs them all.
     token = (
         get_session()
-        .execute(
-            select(ApiToken)
-            .where(ApiToken.digest == token_digest(secret))
-            .options(
-                joinedload(ApiToken.user)
-                .joinedload(User.memberships)
-                .joinedload(Membership.organisation)
-            )
-        )
+        .execute(_TOKEN_WITH_HOLDER, {"digest": token_digest(secret)})
         .unique()
         .scalar_one_or_none()
     )

@@ -5,7 +5,6 @@ from dataclasses import asdict
 from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.auth import PUBLIC, SELLERS, current_actor, requires
 from app.catalog import batches, market, queries, services
@@ -26,8 +25,9 @@ from app.catalog.views import current_catalogue, market_cache
 from app.db import get_session, transaction, utcnow
 from app.errors import NotFound, RuleViolation
 from app.uploads import upload_folder
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "catalog_api",
     __name__,
     url_prefix="/api/v1",

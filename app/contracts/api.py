@@ -1,8 +1,6 @@
 """JSON API for order contracts: draft, send, counter-propose, compare, sign, withdraw; once active, record a
 breach, claim force majeure and answer a claim."""
 
-from flask_smorest import Blueprint
-
 from app.auth import CONTRACT_MANAGERS, TRADERS, current_actor, requires
 from app.contracts import queries, services
 from app.contracts import terms as contract_terms
@@ -21,8 +19,9 @@ from app.contracts.schemas import (
 )
 from app.db import get_session, transaction
 from app.errors import NotFound
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "contracts_api",
     __name__,
     url_prefix="/api/v1",

@@ -2,7 +2,6 @@
 member's deposit and warehouse receipts. The venues (lots, auctions, tenders, the index) are in venue_api."""
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.auth import (
     EXCHANGE_MEMBERS,
@@ -47,8 +46,9 @@ from app.exchange.schemas import (
     TradeSchema,
 )
 from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "exchange_api",
     __name__,
     url_prefix="/api/v1/exchange",

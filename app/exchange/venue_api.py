@@ -2,7 +2,6 @@
 (竞卖/招标), and the daily price index per grade."""
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.auth import (
     BUYERS,
@@ -42,8 +41,9 @@ from app.exchange.schemas import (
     in_fen,
 )
 from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "exchange_venues_api",
     __name__,
     url_prefix="/api/v1/exchange",

@@ -4,7 +4,6 @@ buying, the seller's report, and the live event streams (server-sent events)."""
 import time
 
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from app import events
 from app.auth import BUYERS, HOSTS, PUBLIC, SIGNED_IN, current_actor, requires
@@ -30,8 +29,9 @@ from app.live.stream import hub_of, named_frame
 from app.orders import queries as order_queries
 from app.orders.api import IDEMPOTENCY_KEY, idempotency_key
 from app.orders.schemas import CheckoutSchema
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "live_api",
     __name__,
     url_prefix="/api/v1/live",

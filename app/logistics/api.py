@@ -2,7 +2,6 @@
 vehicles, daily dispatch plans and the driver's steps, expected harvests, supply against demand."""
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from app.auth import BUYERS, SELLERS, SIGNED_IN, current_actor, requires
@@ -27,8 +26,9 @@ from app.logistics.schemas import (
     VehicleSchema,
     WeekSchema,
 )
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "logistics_api",
     __name__,
     url_prefix="/api/v1",

@@ -3,7 +3,6 @@
 import stripe
 from flask import current_app, request
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.auth import (
     BUYERS,
@@ -36,8 +35,9 @@ from app.orders.services import PLATFORM_KEY_MARK
 from app.payments import card
 from app.payments.outbox import make_waiting_stripe_calls
 from app.payments.stripe_gateway import stripe_gateway
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "orders_api",
     __name__,
     url_prefix="/api/v1",

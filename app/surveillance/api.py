@@ -7,7 +7,6 @@ from datetime import date
 
 from flask import Response
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 
 from app.auth import EXCHANGE_STAFF, SUPERVISORS, current_actor, requires
 from app.db import get_session, transaction
@@ -44,8 +43,9 @@ from app.surveillance.schemas import (
     ThresholdOutSchema,
     ThresholdsSchema,
 )
+from app.web import ApiBlueprint
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "surveillance_api",
     __name__,
     url_prefix="/api/v1/surveillance",
