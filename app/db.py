@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import psycopg
 from flask import Flask, current_app, g
 from sqlalchemy import (
     BigInteger,
@@ -38,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -319,6 +320,25 @@ def transaction() -> Iterator[Session]:
             session.close()
     if "db_session" in g:  # what this request read before the write is stale now
         g.db_session.expire_all()
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Statements in the block are sent without waiting for each one's answer (psycopg's pipeline mode on
+    PostgreSQL), so a run of writes costs one round trip. Only statements that answer nothing belong in
+    it: UPDATE, DELETE, and INSERT made `.inline()` (else SQLAlchemy asks a one-row INSERT for its new
+    key). A failure surfaces as SQLAlchemy's own error (IntegrityError, OperationalError, ...) at the next
+    statement or at the end of the block, and the transaction is lost as usual. SQLite, which has no round
+    trips, runs the block as it is."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    try:
+        with connection.connection.driver_connection.pipeline():
+            yield
+    except psycopg.Error as error:  # raised by the pipeline's last sync, outside SQLAlchemy
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
 
 
 @dataclass(frozen=True)

@@ -108,11 +108,12 @@ def record_many(
     """Append many events in one statement (for batch work); each row as record()'s keyword arguments."""
     if not rows:
         return
-    statement = insert(Event)
-    if session.get_bind().dialect.name == "postgresql":
+    connection = session.connection()
+    statement = insert(Event.__table__).inline()  # answers nothing, so it may go in a pipeline
+    if connection.dialect.name == "postgresql":
         statement = statement.values(tx_id=literal_column(_CURRENT_TX))
     now = now or utcnow()
-    session.execute(
+    connection.execute(
         statement,
         [
             {

@@ -1,11 +1,15 @@
 """The connection pool: a connection the server closed while it sat idle is replaced before anyone uses it,
-and a connection back in use at once is not tested again."""
+and a connection back in use at once is not tested again. Pipelined writes: all of them land, or a failure
+comes out as SQLAlchemy's own error and none of them lands."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
-from app import db
-from app.db import Database
+from app import db, events
+from app.db import Database, pipelined, transaction, utcnow
+from app.events import Event
+from app.payments.models import LedgerTransaction
 
 
 @pytest.fixture
@@ -45,3 +49,40 @@ def test_a_connection_back_in_use_at_once_is_not_tested(pool, monkeypatch):
     backend_pid(pool)
 
     assert len(pings) == 1  # only the checkout after an idle spell
+
+
+def test_every_write_in_a_pipeline_lands_a_single_row_too(app, session):
+    with app.app_context():
+        with transaction() as write, pipelined(write):
+            events.record_many(write, [{"kind": "test.piped", "subject": "pipe:1"}])
+            events.record_many(
+                write,
+                [
+                    {"kind": "test.piped", "subject": "pipe:2"},
+                    {"kind": "test.piped", "subject": "pipe:3"},
+                ],
+            )
+        written = session.scalars(
+            select(Event.subject).where(Event.kind == "test.piped").order_by(Event.id)
+        ).all()
+
+    assert written == ["pipe:1", "pipe:2", "pipe:3"]
+
+
+def test_a_failure_in_a_pipeline_is_sqlalchemys_error_and_nothing_lands(app, session):
+    def posting(key: str) -> dict:
+        return {"idempotency_key": key, "kind": "test", "memo": "", "created_at": utcnow()}
+
+    with app.app_context():
+        with pytest.raises(IntegrityError), transaction() as write, pipelined(write):
+            events.record_many(write, [{"kind": "test.lost", "subject": "pipe:lost"}])
+            write.connection().execute(
+                insert(LedgerTransaction.__table__).inline(),
+                [posting("piped:twice"), posting("piped:twice")],
+            )
+        kept_events = session.scalar(select(func.count()).where(Event.kind == "test.lost"))
+        kept_postings = session.scalar(
+            select(func.count()).where(LedgerTransaction.idempotency_key == "piped:twice")
+        )
+
+    assert (kept_events, kept_postings) == (0, 0)

@@ -23,7 +23,7 @@ from app.accounts.models import Organisation
 from app.auth import Actor, OrgKind
 from app.batching import GroupCommit
 from app.catalog.models import Batch, Listing, ListingStatus, StockKind, StockMovement
-from app.db import new_ids, utcnow
+from app.db import new_ids, pipelined, utcnow
 from app.errors import DomainError
 from app.orders import money
 from app.orders.models import Checkout, Order, OrderLine, PaymentMethod
@@ -290,12 +290,13 @@ def _write_orders(
     for line, line_id in zip(lines, ids[_LINES], strict=True):
         line.id, line.order_id = line_id, line.order.id
     connection = session.connection()
-    connection.execute(insert(_ORDERS), [_row(order) for order in every])
-    connection.execute(insert(_LINES), [_row(line) for line in lines])
-    left = _take_stock(connection, lines, listings)
-    connection.execute(insert(StockMovement.__table__), _movements(every, left, now))
-    events.record_many(session, [_placed_event(order) for order in every], now=now)
     holds = [money.hold_posting(order) for order in every if order.paid_at is not None]
+    with pipelined(session):
+        connection.execute(insert(_ORDERS).inline(), [_row(order) for order in every])
+        connection.execute(insert(_LINES).inline(), [_row(line) for line in lines])
+        left = _take_stock(connection, lines, listings)
+        connection.execute(insert(StockMovement.__table__).inline(), _movements(every, left, now))
+        events.record_many(session, [_placed_event(order) for order in every], now=now)
     ledger.post_many(
         session,
         holds,

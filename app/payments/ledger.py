@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import new_ids, utcnow
+from app.db import new_ids, pipelined, utcnow
 from app.errors import Conflict
 from app.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -100,17 +100,13 @@ def _open_accounts(session: Session, codes: list[str]) -> dict[str, int]:
     return found
 
 
-def _open_new_accounts(
-    session: Session, codes: Sequence[str], ids: Sequence[int]
-) -> dict[str, int]:
-    """Open accounts that cannot exist yet, in one executemany, with ids drawn for them: ids by code."""
-    opened = dict(zip(codes, ids, strict=False))
-    if opened:
+def _open_new_accounts(session: Session, opening: Mapping[str, int]) -> None:
+    """Open accounts that cannot exist yet (ids drawn for them, by code) in one executemany."""
+    if opening:
         session.connection().execute(
-            insert(LedgerAccount.__table__),
-            [{**_new_account(code), "id": account_id} for code, account_id in opened.items()],
+            insert(LedgerAccount.__table__).inline(),
+            [{**_new_account(code), "id": account_id} for code, account_id in opening.items()],
         )
-    return opened
 
 
 def _new_account(code: str) -> dict:
@@ -232,8 +228,8 @@ def post_many(
         for code, amount in posting.moves.items():
             totals[code] += amount
     locked = {code: account for code, account in (locked or {}).items() if code in totals}
-    accounts = _open_new_accounts(session, [code for code in new if code in totals], ids[_ACCOUNTS])
-    accounts |= {code: account.id for code, account in locked.items()}
+    opening = dict(zip([code for code in new if code in totals], ids[_ACCOUNTS], strict=False))
+    accounts = opening | {code: account.id for code, account in locked.items()}
     others = [code for code in totals if code not in accounts]
     if others:
         accounts |= _open_accounts(session, others)
@@ -243,22 +239,28 @@ def post_many(
         locked={code: (account, totals[code]) for code, account in locked.items()},
     )
     connection = session.connection()
-    connection.execute(
-        _ADD_TO_BALANCE,
-        [
-            {"account": accounts[code], "amount": totals[code]}
-            for code in sorted(totals, key=accounts.__getitem__)
-            if totals[code]
-        ],
-    )
-    entries = [
-        {"transaction_id": claimed[posting.key], "account_id": accounts[code], "amount_fen": amount}
-        for posting in fresh
-        for code, amount in posting.moves.items()
-        if amount
-    ]
-    if entries:
-        connection.execute(insert(LedgerEntry.__table__), entries)
+    with pipelined(session):
+        _open_new_accounts(session, opening)
+        connection.execute(
+            _ADD_TO_BALANCE,
+            [
+                {"account": accounts[code], "amount": totals[code]}
+                for code in sorted(totals, key=accounts.__getitem__)
+                if totals[code]
+            ],
+        )
+        entries = [
+            {
+                "transaction_id": claimed[posting.key],
+                "account_id": accounts[code],
+                "amount_fen": amount,
+            }
+            for posting in fresh
+            for code, amount in posting.moves.items()
+            if amount
+        ]
+        if entries:
+            connection.execute(insert(LedgerEntry.__table__).inline(), entries)
     return len(fresh)
 
 
