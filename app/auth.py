@@ -114,7 +114,8 @@ class Actor:
     user_id: int | None = None
     user_name: str = ""
     organisation_id: int | None = None
-    organisation_name: str = ""
+    organisation_name: str = ""  # in the reader's language
+    organisation_name_zh: str = ""  # as registered, the name orders and documents carry
     kind: OrgKind | None = None
     role: Role | None = None
     status: VerificationStatus | None = None

@@ -11,6 +11,7 @@ import math
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -377,29 +378,52 @@ def paginate(
     return Page(items=items, number=page, size=size, total=total)
 
 
-def new_ids(session: Session, counts: Mapping[Table, int]) -> dict[Table, list[int]]:
+def new_ids(
+    session: Session, counts: Mapping[Table, int], *, ahead: Mapping[Table, int] | None = None
+) -> dict[Table, list[int]]:
     """Ids for rows about to be inserted (`counts`: how many per table), so that many rows go in by one
     executemany rather than one INSERT ... RETURNING whose many-row text costs more to build than to run.
     PostgreSQL draws them from the tables' sequences, every table in one statement; on SQLite a writing
-    transaction is the only writer, so they follow each table's largest id."""
-    tables = [table for table, count in counts.items() if count]
-    drawn: dict[Table, list[int]] = {table: [] for table in counts}
-    if not tables:
-        return drawn
+    transaction is the only writer, so they follow each table's largest id.
+
+    `ahead`: ids a later step of this transaction will ask for, drawn now in the same statement (on
+    PostgreSQL) and handed to that step's own call."""
+    kept = session.info.setdefault(_IDS_AHEAD, {})
+    drawn: dict[Table, list[int]] = {}
+    for table, count in counts.items():
+        pool = kept.pop(table, [])
+        drawn[table] = pool[:count]
+        if pool[count:]:
+            kept[table] = pool[count:]
+    missing = {table: count - len(drawn[table]) for table, count in counts.items()}
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        row = connection.execute(
-            _next_ids(len(tables)),
-            {
-                **{f"table{n}": table.name for n, table in enumerate(tables)},
-                **{f"count{n}": counts[table] for n, table in enumerate(tables)},
-            },
-        ).one()
-        return drawn | dict(zip(tables, map(list, row), strict=True))
-    for table in tables:
-        largest = connection.scalar(select(func.max(table.c.id))) or 0
-        drawn[table] = list(range(largest + 1, largest + 1 + counts[table]))
+    if connection.dialect.name != "postgresql":
+        for table, count in missing.items():
+            if count:
+                largest = connection.scalar(select(func.max(table.c.id))) or 0
+                drawn[table] += range(largest + 1, largest + 1 + count)
+        return drawn
+    wanted = Counter(missing) + Counter(ahead or {})  # keeps the positive counts only
+    if not wanted:
+        return drawn
+    tables = list(wanted)
+    row = connection.execute(
+        _next_ids(len(tables)),
+        {
+            **{f"table{n}": table.name for n, table in enumerate(tables)},
+            **{f"count{n}": wanted[table] for n, table in enumerate(tables)},
+        },
+    ).one()
+    for table, ids in zip(tables, row, strict=True):
+        now = missing.get(table, 0)
+        if now:
+            drawn[table].extend(ids[:now])
+        if ids[now:]:
+            kept[table] = kept.get(table, []) + list(ids[now:])
     return drawn
+
+
+_IDS_AHEAD = "agrilink.ids_ahead"
 
 
 @functools.cache

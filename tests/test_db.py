@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app import db, events
 from app.db import Database, pipelined, transaction, utcnow
 from app.events import Event
+from app.orders.models import Order
 from app.payments.models import LedgerTransaction
 
 
@@ -86,3 +87,17 @@ def test_a_failure_in_a_pipeline_is_sqlalchemys_error_and_nothing_lands(app, ses
         )
 
     assert (kept_events, kept_postings) == (0, 0)
+
+
+def test_ids_drawn_ahead_go_to_the_later_call_and_none_twice(app, session, dialect):
+    if dialect != "postgresql":
+        pytest.skip("SQLite draws no ids ahead: its ids follow the largest one inserted")
+    orders, postings = Order.__table__, LedgerTransaction.__table__
+    with app.app_context(), transaction() as write:
+        first = db.new_ids(write, {orders: 2}, ahead={postings: 3})
+        later = db.new_ids(write, {postings: 4})
+        again = db.new_ids(write, {orders: 1, postings: 1})
+
+    assert len(first[orders]) == 2 and len(later[postings]) == 4
+    every = first[orders] + again[orders], later[postings] + again[postings]
+    assert all(len(set(ids)) == len(ids) for ids in every)  # nothing handed out twice

@@ -132,6 +132,7 @@ def actor_of(user: User) -> Actor:
         user_name=user.name,
         organisation_id=organisation.id,
         organisation_name=organisation.display_name(current_language()),
+        organisation_name_zh=organisation.name_zh,
         kind=organisation.kind,
         role=membership.role,
         status=organisation.status,

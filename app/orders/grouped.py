@@ -38,12 +38,13 @@ from app.orders.services import (
 )
 from app.payments import ledger
 from app.payments.models import CreditTerms, LedgerAccount
-from app.payments.services import current_fee_bps
+from app.payments.services import current_fee
 
 
 @dataclass(frozen=True, eq=False)  # each request is itself, even when two ask for the same
 class CheckoutRequest:
     buyer_id: int
+    buyer_name: str  # as registered (Organisation.name_zh)
     buyer_kind: OrgKind
     actor_id: int
     wanted: dict[int, int]  # quantity by listing, in the order asked for
@@ -66,6 +67,7 @@ def place(
     return checkouts.submit(
         CheckoutRequest(
             buyer_id=actor.organisation_id,
+            buyer_name=actor.organisation_name_zh,
             buyer_kind=actor.kind,
             actor_id=actor.user_id,
             wanted=wanted,
@@ -87,7 +89,7 @@ def place_checkouts(session: Session, requests: list[CheckoutRequest]) -> list[P
     )
     if not claimed:
         return [None] * len(requests)
-    listings = _locked_listings(session, claimed)
+    listings, fee_bps = _locked_listings(session, claimed)
     held = _locked_money(session, claimed)
     placing = _passing(claimed, listings, held, now)
     refused = [
@@ -97,7 +99,7 @@ def place_checkouts(session: Session, requests: list[CheckoutRequest]) -> list[P
         session.execute(delete(Checkout).where(Checkout.id.in_(refused)))
     if not placing:
         return [None] * len(requests)
-    orders = _write_orders(session, placing, checkouts, listings, held, now)
+    orders = _write_orders(session, placing, checkouts, listings, held, fee_bps, now)
     return [
         Placed(checkouts[request.buyer_id, request.key], orders[request], replayed=False)
         if request in orders
@@ -152,7 +154,7 @@ _OFFER = (
 
 
 _LOCK_LISTINGS = (
-    select(*_OFFER, Organisation.name_zh, Batch.code)
+    select(*_OFFER, Organisation.name_zh, Batch.code, current_fee())
     .join(Organisation, Organisation.id == Listing.organisation_id)
     .outerjoin(Batch, Batch.id == Listing.batch_id)
     .where(Listing.id.in_(bindparam("listings", expanding=True)))
@@ -169,20 +171,24 @@ def _first_of_each_key(requests) -> list[CheckoutRequest]:
     return list(first.values())
 
 
-def _locked_listings(session, requests: list[CheckoutRequest]) -> dict[int, Listing]:
+def _locked_listings(
+    session, requests: list[CheckoutRequest]
+) -> tuple[dict[int, Listing], int | None]:
     """The listings asked for, locked in id order, each read into a Listing outside the session with its
-    seller's name and its batch's code (in one statement, rows rather than the ORM's loading)."""
+    seller's name and its batch's code (in one statement, rows rather than the ORM's loading); and the fee
+    orders are placed with now, read by the same statement."""
     wanted = {listing_id for request in requests for listing_id in request.wanted}
     rows = session.connection().execute(_LOCK_LISTINGS, {"listings": list(wanted)})
-    listings = {}
-    for *values, seller_name, batch_code in rows:
+    listings, fee_bps = {}, None  # no listing, no order: the fee is not needed
+    for *values, seller_name, batch_code, fee in rows:
+        fee_bps = fee
         listing = Listing(
             **{column.key: value for column, value in zip(_OFFER, values, strict=True)}
         )
         listing.seller = Organisation(id=listing.organisation_id, name_zh=seller_name)
         listing.batch = None if batch_code is None else Batch(id=listing.batch_id, code=batch_code)
         listings[listing.id] = listing
-    return listings
+    return listings, fee_bps
 
 
 @dataclass
@@ -265,16 +271,13 @@ def _passing(claimed, listings: dict[int, Listing], held: _Money, now) -> list[C
 
 
 def _write_orders(
-    session, placing, checkouts, listings, held: _Money, now
+    session, placing, checkouts, listings, held: _Money, fee_bps: int, now
 ) -> dict[CheckoutRequest, list[Order]]:
     """Insert the orders with their lines, take the stock, record the events and hold the money: each
     table's rows in one executemany."""
-    fee_bps = current_fee_bps(session)
     buyers = {
-        buyer_id: Organisation(id=buyer_id, name_zh=name)
-        for buyer_id, name in session.connection().execute(
-            _NAMES, {"buyers": list({request.buyer_id for request in placing})}
-        )
+        request.buyer_id: Organisation(id=request.buyer_id, name_zh=request.buyer_name)
+        for request in placing
     }
     orders = {
         request: _orders_of(
@@ -284,7 +287,12 @@ def _write_orders(
     }
     every = [order for placed in orders.values() for order in placed]
     lines = [line for order in every for line in order.lines]
-    ids = new_ids(session, {_ORDERS: len(every), _LINES: len(lines)})
+    paid = sum(order.paid_at is not None for order in every)
+    ids = new_ids(
+        session,
+        {_ORDERS: len(every), _LINES: len(lines)},
+        ahead=ledger.ids_for(paid, new=paid),  # the holds' transactions and escrows
+    )
     for order, order_id in zip(every, ids[_ORDERS], strict=True):
         order.id = order_id
     for line, line_id in zip(lines, ids[_LINES], strict=True):
@@ -307,9 +315,6 @@ def _write_orders(
 
 
 _ORDERS, _LINES = Order.__table__, OrderLine.__table__
-_NAMES = select(Organisation.id, Organisation.name_zh).where(
-    Organisation.id.in_(bindparam("buyers", expanding=True))
-)
 
 
 def _orders_of(

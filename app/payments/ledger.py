@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -189,6 +189,12 @@ class Posting:
     actor_id: int | None = None
 
 
+def ids_for(postings: int, *, new: int = 0) -> dict[Table, int]:
+    """The ids post_many will draw for so many postings opening `new` accounts (for db.new_ids' `ahead`,
+    so that a caller drawing its own ids draws these in the same statement)."""
+    return {_TRANSACTIONS: postings, _ACCOUNTS: new}
+
+
 @dataclass(frozen=True)
 class LockedAccount:
     """An account its caller has locked in this transaction (SELECT ... FOR UPDATE), as it read it."""
@@ -218,7 +224,7 @@ def post_many(
         raise ValueError("a batch names the same key twice")
     if not postings:
         return 0
-    ids = new_ids(session, {_TRANSACTIONS: len(postings), _ACCOUNTS: len(new)})
+    ids = new_ids(session, ids_for(len(postings), new=len(new)))
     claimed = _claim_keys(session, postings, ids[_TRANSACTIONS])
     fresh = [posting for posting in postings if posting.key in claimed]
     if not fresh:

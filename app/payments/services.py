@@ -7,7 +7,7 @@ leave as a file for the bank (app/orders/payouts.py). Each outside fact becomes 
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -24,8 +24,13 @@ MAX_FEE_BPS = 3_000
 
 def current_fee_bps(session: Session) -> int:
     """The fee new orders are placed with, in basis points of what a buyer accepts."""
-    newest = session.scalar(select(FeeRate.basis_points).order_by(FeeRate.id.desc()).limit(1))
-    return DEFAULT_FEE_BPS if newest is None else newest
+    return session.scalar(select(current_fee()))
+
+
+def current_fee() -> ColumnElement[int]:
+    """current_fee_bps as an expression, to read it in a statement that reads something else."""
+    newest = select(FeeRate.basis_points).order_by(FeeRate.id.desc()).limit(1).scalar_subquery()
+    return func.coalesce(newest, DEFAULT_FEE_BPS)
 
 
 def set_fee_rate(

@@ -13,7 +13,7 @@ from app.events import Event
 from app.orders import grouped, services
 from app.orders.models import Checkout, Order, OrderStatus, PaymentMethod
 from app.payments import ledger
-from app.payments.services import set_credit_terms
+from app.payments.services import DEFAULT_FEE_BPS, set_credit_terms, set_fee_rate
 from tests.factories import BatchFactory, ListingFactory, OrganisationFactory, UserFactory, member
 from tests.helpers import ledger_problems
 from tests.orders.steps import credit
@@ -38,6 +38,7 @@ def request(buyer, lines, *, key, payment=PaymentMethod.wallet) -> grouped.Check
     wanted = {listing.id: quantity for listing, quantity in lines}
     return grouped.CheckoutRequest(
         buyer_id=school.id,
+        buyer_name=school.name_zh,
         buyer_kind=school.kind,
         actor_id=user.id,
         wanted=wanted,
@@ -109,6 +110,20 @@ def test_a_batch_places_each_checkout_as_a_lone_one_would(session, buyers):
     )
     assert placed_events == 4
     assert ledger_problems(session) == []
+
+
+def test_a_batch_places_at_the_fee_in_force_and_names_the_buyer_as_registered(session, buyers):
+    cabbage = ListingFactory(price_fen=300, quantity=100)
+    before = grouped.place_checkouts(session, [request(buyers[0], [(cabbage, 1)], key="a")])
+    set_fee_rate(session, actor_id=buyers[0][1].id, basis_points=350)
+    session.flush()  # as its own transaction's commit would
+
+    after = grouped.place_checkouts(session, [request(buyers[1], [(cabbage, 1)], key="b")])
+
+    assert before[0].orders[0].fee_bps == DEFAULT_FEE_BPS
+    assert after[0].orders[0].fee_bps == 350
+    assert session.get(Order, after[0].orders[0].id).fee_bps == 350
+    assert after[0].orders[0].buyer.name_zh == buyers[1][0].name_zh
 
 
 def test_the_first_to_arrive_gets_the_last_kilograms_and_the_rest_are_left_to_place_orders(
