@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.db import transaction
+from app.db import reads_released, transaction
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ class GroupCommit(Generic[Item, Result]):
             return self._write_batch([item])[0]
         self._start_writer(app)
         waiting: Future = Future()
-        self._queue.put((item, waiting))
-        return waiting.result(timeout=WAIT_SECONDS)
+        with reads_released():  # the writer needs a connection from the same pool
+            self._queue.put((item, waiting))
+            return waiting.result(timeout=WAIT_SECONDS)
 
     def _start_writer(self, app: Flask) -> None:
         # One writer per process, started by the first request (the server starts its worker processes first).

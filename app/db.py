@@ -308,18 +308,24 @@ def _close_read_session(_exc: BaseException | None) -> None:
 def transaction() -> Iterator[Session]:
     """One unit of work: commit if the block finishes, roll back everything if it raises."""
     database = current_database()
-    if "db_session" in g:
-        # Give the request's read connection back first: a thread holding one while it waits for a
-        # writer's would, with enough threads, leave the pool empty and every thread waiting on another.
-        g.db_session.commit()
-    with database.write_queue:
+    with reads_released(), database.write_queue:
         session = database.write_session()
         try:
             with session.begin():
                 yield session
         finally:
             session.close()
-    if "db_session" in g:  # what this request read before the write is stale now
+
+
+@contextmanager
+def reads_released() -> Iterator[None]:
+    """For a block that waits on a write: the request's read connection goes back to the pool first (a
+    thread holding one while it waits for a writer's would, with enough threads, leave the pool empty and
+    every thread waiting on another), and what the request read before is stale after it."""
+    if "db_session" in g:
+        g.db_session.commit()
+    yield
+    if "db_session" in g:
         g.db_session.expire_all()
 
 

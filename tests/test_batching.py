@@ -4,9 +4,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from app import create_app
 from app.batching import GroupCommit
+from app.db import get_session
+from config import TestConfig
 
 
 @pytest.fixture
@@ -68,3 +72,24 @@ def test_a_bug_in_a_batch_reaches_every_request_of_it(writer_thread):
     group = GroupCommit("test", write)
     with writer_thread.app_context(), pytest.raises(KeyError, match="a bug"):
         group.submit("a")
+
+
+def test_requests_that_read_before_they_wait_leave_the_writer_a_connection(database_url):
+    # Two connections in the pool, three requests that each read first, then wait on the writer.
+    app = create_app(
+        TestConfig, {"DATABASE_URL": database_url, "DATABASE_POOL_SIZE": 1, "GROUP_COMMIT": True}
+    )
+    group = GroupCommit(
+        "test", lambda session, items: [session.scalar(text("SELECT 1"))] * len(items)
+    )
+
+    def one(item):
+        with app.test_request_context():
+            get_session().execute(text("SELECT 1"))  # the request's read connection, taken
+            return group.submit(item)
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = [future.result(timeout=10) for future in [pool.submit(one, n) for n in range(3)]]
+    app.extensions["agrilink.db"].dispose()
+
+    assert answers == [1, 1, 1]

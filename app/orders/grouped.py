@@ -89,6 +89,9 @@ def place_checkouts(session: Session, requests: list[CheckoutRequest]) -> list[P
     )
     if not claimed:
         return [None] * len(requests)
+    # Ids for as many orders as lines at most, drawn before any row is locked: locks are held to the end.
+    most = sum(len(request.wanted) for request in claimed)
+    new_ids(session, {}, ahead={_ORDERS: most, _LINES: most, **ledger.ids_for(most, new=most)})
     listings, fee_bps = _locked_listings(session, claimed)
     held = _locked_money(session, claimed)
     placing = _passing(claimed, listings, held, now)
@@ -287,12 +290,7 @@ def _write_orders(
     }
     every = [order for placed in orders.values() for order in placed]
     lines = [line for order in every for line in order.lines]
-    paid = sum(order.paid_at is not None for order in every)
-    ids = new_ids(
-        session,
-        {_ORDERS: len(every), _LINES: len(lines)},
-        ahead=ledger.ids_for(paid, new=paid),  # the holds' transactions and escrows
-    )
+    ids = new_ids(session, {_ORDERS: len(every), _LINES: len(lines)})
     for order, order_id in zip(every, ids[_ORDERS], strict=True):
         order.id = order_id
     for line, line_id in zip(lines, ids[_LINES], strict=True):
@@ -310,6 +308,7 @@ def _write_orders(
         holds,
         new=[ledger.escrow(posting.order_id) for posting in holds],
         locked=held.accounts,
+        unseen=True,  # the holds of orders just made
     )
     return orders
 

@@ -210,11 +210,14 @@ def post_many(
     *,
     new: Sequence[str] = (),
     locked: Mapping[str, LockedAccount] | None = None,
+    unseen: bool = False,
 ) -> int:
     """Post many transactions in a handful of statements (batch jobs, checkouts written together), each
     key once; how many moved. `new`: accounts the caller knows are not open yet (the escrows of orders it
     has just made), opened without looking for them. `locked`: accounts the caller has locked and read in
-    this transaction, not looked up or locked again.
+    this transaction, not looked up or locked again. `unseen`: the caller knows no key was posted before
+    (they name what this transaction has just made), so the transactions go in with the moves, without
+    asking first which keys are new (a key posted after all fails the whole transaction).
 
     Each account moves once, by the sum of its moves, so a batch that would take any account below its
     floor is refused whole (InsufficientFunds), as one posting would be."""
@@ -225,7 +228,10 @@ def post_many(
     if not postings:
         return 0
     ids = new_ids(session, ids_for(len(postings), new=len(new)))
-    claimed = _claim_keys(session, postings, ids[_TRANSACTIONS])
+    if unseen:
+        claimed = dict(zip((posting.key for posting in postings), ids[_TRANSACTIONS], strict=True))
+    else:
+        claimed = _claim_keys(session, postings, ids[_TRANSACTIONS])
     fresh = [posting for posting in postings if posting.key in claimed]
     if not fresh:
         return 0
@@ -244,30 +250,39 @@ def post_many(
         {accounts[code]: (code, amount) for code, amount in totals.items() if code not in locked},
         locked={code: (account, totals[code]) for code, account in locked.items()},
     )
-    connection = session.connection()
-    with pipelined(session):
+    with pipelined(session):  # nothing below is read back: one round trip
+        if unseen:
+            session.connection().execute(
+                insert(_TRANSACTIONS).inline(), _transaction_rows(fresh, claimed)
+            )
         _open_new_accounts(session, opening)
-        connection.execute(
-            _ADD_TO_BALANCE,
-            [
-                {"account": accounts[code], "amount": totals[code]}
-                for code in sorted(totals, key=accounts.__getitem__)
-                if totals[code]
-            ],
-        )
-        entries = [
-            {
-                "transaction_id": claimed[posting.key],
-                "account_id": accounts[code],
-                "amount_fen": amount,
-            }
-            for posting in fresh
-            for code, amount in posting.moves.items()
-            if amount
-        ]
-        if entries:
-            connection.execute(insert(LedgerEntry.__table__).inline(), entries)
+        _move_all(session, fresh, claimed, accounts, totals)
     return len(fresh)
+
+
+def _move_all(session, postings, transaction_ids, accounts, totals) -> None:
+    """Each account moved once by its total, and every posting's entries."""
+    connection = session.connection()
+    connection.execute(
+        _ADD_TO_BALANCE,
+        [
+            {"account": accounts[code], "amount": totals[code]}
+            for code in sorted(totals, key=accounts.__getitem__)
+            if totals[code]
+        ],
+    )
+    entries = [
+        {
+            "transaction_id": transaction_ids[posting.key],
+            "account_id": accounts[code],
+            "amount_fen": amount,
+        }
+        for posting in postings
+        for code, amount in posting.moves.items()
+        if amount
+    ]
+    if entries:
+        connection.execute(insert(LedgerEntry.__table__).inline(), entries)
 
 
 _ADD_TO_BALANCE = (
@@ -310,31 +325,34 @@ def _claim_keys(
     answers the rows it inserted."""
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    now = utcnow()
+    drawn = dict(zip((posting.key for posting in postings), ids, strict=True))
     inserted = set(
         connection.execute(
             dialect.insert(_TRANSACTIONS)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(_TRANSACTIONS.c.id),
-            [
-                {
-                    "id": transaction_id,
-                    "idempotency_key": posting.key,
-                    "kind": posting.kind,
-                    "order_id": posting.order_id,
-                    "memo": posting.memo,
-                    "actor_id": posting.actor_id,
-                    "created_at": now,
-                }
-                for posting, transaction_id in zip(postings, ids, strict=True)
-            ],
+            _transaction_rows(postings, drawn),
         ).scalars()
     )
     return {
-        posting.key: transaction_id
-        for posting, transaction_id in zip(postings, ids, strict=True)
-        if transaction_id in inserted
+        key: transaction_id for key, transaction_id in drawn.items() if transaction_id in inserted
     }
+
+
+def _transaction_rows(postings: Sequence[Posting], ids: Mapping[str, int]) -> list[dict]:
+    now = utcnow()
+    return [
+        {
+            "id": ids[posting.key],
+            "idempotency_key": posting.key,
+            "kind": posting.kind,
+            "order_id": posting.order_id,
+            "memo": posting.memo,
+            "actor_id": posting.actor_id,
+            "created_at": now,
+        }
+        for posting in postings
+    ]
 
 
 def _claim_key(session, key, kind, order_id, memo, actor_id) -> int | None:

@@ -70,7 +70,7 @@ def main() -> int:
 
 def _arguments() -> argparse.Namespace:
     parser = benchmark_options(
-        __doc__, engines="postgresql,sqlite", connections="8,16,32", threads=8
+        __doc__, engines="postgresql,sqlite", connections="16,32,64", threads=32
     )
     parser.add_argument("--buyers", type=int, default=300)
     parser.add_argument("--listings", type=int, default=200)

@@ -5,6 +5,7 @@ from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import OrgKind, Role
 from app.catalog.models import ListingStatus, StockKind, StockMovement
@@ -244,3 +245,15 @@ def test_a_batch_of_orders_all_to_pay_later_holds_no_money(session, buyers):
     assert placed.orders[0].status == OrderStatus.placed
     assert ledger.balance(session, ledger.wallet(buyers[0][0].id)) == 100_000
     assert ledger.balance(session, ledger.escrow(placed.orders[0].id)) == 0
+
+
+def test_a_key_posted_before_fails_a_batch_posted_as_unseen_whole(session, buyers):
+    wallet = ledger.wallet(buyers[0][0].id)
+    once = ledger.Posting(key="test:once", kind="test", moves={wallet: -100, ledger.BANK: 100})
+    ledger.post_many(session, [once])
+
+    with pytest.raises(IntegrityError), session.begin_nested():
+        ledger.post_many(session, [once], unseen=True)
+
+    assert ledger.balance(session, wallet) == 100_000 - 100  # moved once
+    assert ledger_problems(session) == []
