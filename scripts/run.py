@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.demo.seed import DEMO_PASSWORD, demo_sign_ins  # noqa: E402 - needs the project root on the path
+from scripts.web_server import granian  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -47,26 +48,14 @@ def main() -> int:
     port, workers, threads = arguments.port, arguments.workers, arguments.threads
     env = {**os.environ, "FLASK_APP": "wsgi"}
     web = subprocess.Popen(
-        [
-            str(BIN / "granian"),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            # Each live viewer's event stream holds a thread while it is open (and no database
-            # connection), so the threads are many and cheap.
-            "--blocking-threads",
-            str(threads),
-            "--respawn-failed-workers",
-            "--workers-kill-timeout",
-            "5",
-            "--access-log",
+        granian(
             "wsgi:app",
-        ],
+            port=port,
+            workers=workers,
+            threads=threads,
+            stop_seconds=5,
+            more=("--access-log",),
+        ),
         cwd=ROOT,
         env=env,
     )

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.web_server import granian
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DEFAULT_POSTGRES = "postgresql://root@127.0.0.1:5432/test"
@@ -85,26 +87,14 @@ class Server:
     def __init__(self, url: str, app: str, *, workers: int, threads: int, env: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.command = [
-            str(BIN / "granian"),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(workers),
-            "--blocking-threads",
-            str(threads),
-            "--log-level",
-            "warning",
-            "--respawn-failed-workers",
-            # Live event streams never end by themselves: stopping waits this long for them.
-            "--workers-kill-timeout",
-            "3",
+        self.command = granian(
             app,
-        ]
+            port=self.port,
+            workers=workers,
+            threads=threads,
+            stop_seconds=3,
+            more=("--log-level", "warning"),
+        )
         self.env = {
             **os.environ,
             "DATABASE_URL": url,
