@@ -58,7 +58,7 @@ class GroupCommit(Generic[Item, Result]):
             return waiting.result(timeout=WAIT_SECONDS)
 
     def _start_writer(self, app: Flask) -> None:
-        # One writer per process, started by the first request (the server starts its worker processes first).
+        # One writer per process, started by its first request (in the worker process, not before).
         if self._writer_pid == os.getpid():
             return
         with self._lock:
