@@ -13,11 +13,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import events
 from app.db import local_date, utcnow
 from app.errors import Conflict, RuleViolation
 from app.exchange.models import MoveKind, Receipt, ReceiptPledge, ReceiptStatus
-from app.exchange.receipts import change_status, issued_receipt, note_move, own_receipt
+from app.exchange.receipts import (
+    change_status,
+    issued_receipt,
+    note_move,
+    own_receipt,
+    record_receipt_event,
+)
 
 
 def pledge_receipt(
@@ -52,7 +57,7 @@ def pledge_receipt(
         )
     )
     note_move(session, receipt, MoveKind.pledged, 0, actor_id=actor_id, now=now)
-    _record(session, "exchange.receipt_pledged", receipt, actor_id, now, lender=lender)
+    record_receipt_event(session, "exchange.receipt_pledged", receipt, actor_id, now, lender=lender)
     return receipt
 
 
@@ -77,17 +82,7 @@ def discharge_pledge(
     change_status(session, receipt, ReceiptStatus.pledged, ReceiptStatus.held)
     pledge.discharged_at, pledge.discharged_by_id = now, actor_id
     note_move(session, receipt, MoveKind.discharged, 0, actor_id=actor_id, now=now)
-    _record(session, "exchange.pledge_discharged", receipt, actor_id, now, lender=pledge.lender)
-    return receipt
-
-
-def _record(session, kind: str, receipt: Receipt, actor_id: int, now, **payload) -> None:
-    events.record(
-        session,
-        kind,
-        organisation_id=receipt.holder_id,
-        actor_id=actor_id,
-        subject=f"receipt:{receipt.id}",
-        payload={"number": receipt.number, **payload},
-        now=now,
+    record_receipt_event(
+        session, "exchange.pledge_discharged", receipt, actor_id, now, lender=pledge.lender
     )
+    return receipt

@@ -78,16 +78,23 @@ def issue_receipt(
     session.add(receipt)
     session.flush()  # the history and the event name the receipt
     note_move(session, receipt, MoveKind.issued, net_kg, actor_id=actor_id, now=now)
+    record_receipt_event(session, "exchange.receipt_issued", receipt, actor_id, now, kg=net_kg)
+    return receipt
+
+
+def record_receipt_event(
+    session: Session, kind: str, receipt: Receipt, actor_id: int, now: datetime, **payload
+) -> None:
+    """An event about the receipt, for its holder, naming its number."""
     events.record(
         session,
-        "exchange.receipt_issued",
-        organisation_id=holder_id,
+        kind,
+        organisation_id=receipt.holder_id,
         actor_id=actor_id,
         subject=f"receipt:{receipt.id}",
-        payload={"number": receipt.number, "kg": net_kg},
+        payload={"number": receipt.number, **payload},
         now=now,
     )
-    return receipt
 
 
 def own_receipt(session: Session, holder_id: int, receipt_id: int) -> Receipt:
@@ -329,14 +336,8 @@ def release_receipt(
         session, receipt, ReceiptStatus.held, ReceiptStatus.released, net_kg=receipt.net_kg
     )
     note_move(session, receipt, MoveKind.released, -receipt.net_kg, actor_id=actor_id, now=now)
-    events.record(
-        session,
-        "exchange.receipt_released",
-        organisation_id=receipt.holder_id,
-        actor_id=actor_id,
-        subject=f"receipt:{receipt.id}",
-        payload={"number": receipt.number, "kg": receipt.net_kg},
-        now=now,
+    record_receipt_event(
+        session, "exchange.receipt_released", receipt, actor_id, now, kg=receipt.net_kg
     )
     return receipt
 

@@ -175,8 +175,7 @@ def open_instrument(data):
 def close_day(data):
     """Close the exchange on a coming day (a public holiday): no instrument trades on it."""
     with transaction() as write:
-        closed = services.close_exchange_day(write, actor_id=_staff(), **data)
-    return {"day": closed.day, "name": closed.name}
+        return services.close_exchange_day(write, actor_id=_staff(), **data)
 
 
 @blp.route("/closed-days/<day:day>/reopen", methods=["POST"])
@@ -186,10 +185,9 @@ def close_day(data):
 def reopen_day(data, day: date):
     """Trade on a closed coming day after all (the reason goes into the audit trail)."""
     with transaction() as write:
-        reopened = services.reopen_exchange_day(
+        return services.reopen_exchange_day(
             write, actor_id=_staff(), day=day, reason=data["reason"]
         )
-    return {"day": reopened.day, "name": reopened.name}
 
 
 @blp.route("/halts", methods=["POST"])

@@ -120,6 +120,12 @@ def order(
     )
 
 
+def sell_new_tea(session, who, instrument, price_fen, lots, *, kg: int = 100, now=MONDAY_10AM):
+    """`who` has `kg` of the instrument's tea weighed in and offers `lots` of it at `price_fen` a kg."""
+    receipt = receipt_for(session, instrument, who, kg=kg)
+    return order(session, who, instrument, "sell", price_fen, lots, receipt=receipt, now=now)
+
+
 def english_auction(session, seller, instrument, receipt, *, now=MONDAY_10AM, **terms):
     """`seller` auctions 10 lots of `receipt` for an hour from `now`: ¥720.00 to start, ¥5.00 steps, a
     reserve of ¥750.00, unless `terms` say otherwise."""

@@ -20,6 +20,7 @@ from tests.exchange.steps import (
     list_lots,
     order,
     receipt_for,
+    sell_new_tea,
     take_lots,
     trader_with_deposit,
 )
@@ -147,16 +148,7 @@ def test_t_plus_n_counts_trading_days_past_weekends_and_closed_days(session, off
     tea = cuiya(session)  # trades Monday to Friday, T+3
     seller, buyer = trader_with_deposit(session), trader_with_deposit(session)
     friday = MONDAY_10AM - timedelta(days=3)
-    order(
-        session,
-        seller,
-        tea,
-        "sell",
-        80_000,
-        2,
-        receipt=receipt_for(session, tea, seller),
-        now=friday,
-    )
+    sell_new_tea(session, seller, tea, 80_000, 2, now=friday)
     close(session, officer, MONDAY + timedelta(days=1), now=friday)  # Tuesday closed
 
     [trade] = order(session, buyer, tea, "buy", 80_000, 2, now=friday).trades

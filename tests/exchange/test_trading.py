@@ -25,7 +25,7 @@ from tests.exchange.steps import (
     SUNDAY_10AM,
     cuiya,
     order,
-    receipt_for,
+    sell_new_tea,
     seller_with_receipt,
     trader_with_deposit,
 )
@@ -123,9 +123,7 @@ def test_a_self_trade_cancels_the_rest_of_the_incoming_order(session):
     seller = trader_with_deposit(session)  # a trader reselling tea it bought earlier
     other, other_receipt = seller_with_receipt(session, tea, kg=100)
     order(session, other, tea, "sell", 79_000, 1, receipt=other_receipt)
-    own = order(
-        session, seller, tea, "sell", 79_500, 2, receipt=receipt_for(session, tea, seller)
-    ).order
+    own = sell_new_tea(session, seller, tea, 79_500, 2).order
     placed = order(session, seller, tea, "buy", 79_500, 3)
 
     [trade] = (

@@ -19,6 +19,7 @@ from tests.exchange.steps import (
     english_auction,
     order,
     receipt_for,
+    sell_new_tea,
     trader_with_deposit,
 )
 from tests.exchange.test_tenders_and_index import _seller
@@ -68,7 +69,7 @@ def test_trades_between_related_members_raise_an_alert(session):
     b = trader_with_deposit(session)
     b.organisation.legal_representative = a.organisation.legal_representative = "王建国"
     b.organisation.contact_phone, a.organisation.contact_phone = "13900000001", "13900000002"
-    order(session, a, tea, "sell", 80_000, 1, receipt=receipt_for(session, tea, a))
+    sell_new_tea(session, a, tea, 80_000, 1)
     trade = order(session, b, tea, "buy", 80_000, 1).trades[0]
     _run(session)
     [alert] = _alerts(session, "related_trade")
@@ -248,15 +249,7 @@ def test_two_pairs_trading_the_same_amount_are_not_each_half_the_market(session)
     members_ = [trader_with_deposit(session, fen=900_000_000) for _ in range(4)]
     a, b, c, d = members_
     for seller, buyer in ((a, b), (c, d)):
-        order(
-            session,
-            seller,
-            tea,
-            "sell",
-            80_000,
-            60,
-            receipt=receipt_for(session, tea, seller, kg=300),
-        )
+        sell_new_tea(session, seller, tea, 80_000, 60, kg=300)
         order(session, buyer, tea, "buy", 80_000, 60)
     _run(session)
     assert _alerts(session, "concentration") == []  # each side of 600 kg: 300 of 1,200, a quarter

@@ -19,7 +19,7 @@ from tests.exchange.steps import (
     MONDAY_10AM,
     cuiya,
     order,
-    receipt_for,
+    sell_new_tea,
     trader_with_deposit,
 )
 from tests.factories import member
@@ -36,18 +36,9 @@ def staff(session):
 
 def _wash(session, tea):
     a, b = trader_with_deposit(session), trader_with_deposit(session)
-    order(session, a, tea, "sell", 80_000, 1, receipt=receipt_for(session, tea, a))
+    sell_new_tea(session, a, tea, 80_000, 1)
     order(session, b, tea, "buy", 80_000, 1)
-    order(
-        session,
-        b,
-        tea,
-        "sell",
-        80_000,
-        1,
-        receipt=receipt_for(session, tea, b),
-        now=MONDAY_10AM + timedelta(minutes=1),
-    )
+    sell_new_tea(session, b, tea, 80_000, 1, now=MONDAY_10AM + timedelta(minutes=1))
     order(session, a, tea, "buy", 80_000, 1, now=MONDAY_10AM + timedelta(minutes=1))
     Engine().evaluate(session, now=MONDAY_10AM + timedelta(minutes=2))
     return a, b
