@@ -16,6 +16,7 @@ from app.db import get_session, local_date, transaction, utcnow
 from app.errors import NotFound
 from app.exchange import (
     deposits,
+    grouped,
     instruments,
     pledges,
     queries,
@@ -135,12 +136,16 @@ def place(data):
     cancelled (ioc). A buy's money is reserved from the deposit; a sell offers part of a receipt."""
     key = idempotency_key()
     actor = current_actor()
+    price_fen = data.pop("price_yuan")
+    placed = grouped.place(actor, price_fen=price_fen, idempotency_key=key, **data)
+    if placed is not None:
+        return {"order": placed.order, "trades": placed.trades}, 201
     with transaction() as write:
         placed = trading.place_order(
             write,
             organisation_id=actor.organisation_id,
             actor_id=actor.user_id,
-            price_fen=data.pop("price_yuan"),
+            price_fen=price_fen,
             idempotency_key=key,
             **data,
         )

@@ -113,6 +113,14 @@ def instrument_by_symbol(session: Session, symbol: str) -> Instrument:
 def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) -> None:
     """Refuse anything on an instrument that does not enable the mode, is halted, or is out of session
     (`now` None: the mode keeps its own hours, as an auction does)."""
+    closed = None if now is None else closed_on(object_session(instrument), now)
+    check_open_on(instrument, mode, now, closed)
+
+
+def check_open_on(
+    instrument: Instrument, mode: TradingMode, now: datetime | None, closed: ClosedDay | None
+) -> None:
+    """check_open with the exchange's closing of the day (None: open) read by the caller."""
     if not instrument.enables(mode):
         raise RuleViolation(
             _(
@@ -131,7 +139,6 @@ def check_open(instrument: Instrument, mode: TradingMode, now: datetime | None) 
             ),
             field="symbol",
         )
-    closed = None if now is None else closed_on(object_session(instrument), now)
     if closed is not None:
         raise RuleViolation(
             _(
@@ -172,8 +179,13 @@ def _in_hours(instrument: Instrument, now: datetime) -> bool:
 def settlement_due(session: Session, instrument: Instrument, traded_at: datetime) -> datetime:
     """T+N: the moment N of the instrument's trading days after the trade (its weekdays, less the days the
     exchange is closed), at the trade's time of day."""
+    closed = {row.day for row in closed_days(session, after=local_date(traded_at))}
+    return due_after(instrument, traded_at, closed)
+
+
+def due_after(instrument: Instrument, traded_at: datetime, closed: set[date]) -> datetime:
+    """settlement_due with the days the exchange is closed read by the caller."""
     day = local_date(traded_at)
-    closed = {row.day for row in closed_days(session, after=day)}
     days, counted = 0, 0
     while counted < instrument.settlement_days and days < 366:
         days += 1
@@ -291,5 +303,10 @@ def record_price(session: Session, instrument: Instrument, price_fen: int, now: 
         .values(last_price_fen=price_fen, last_traded_at=now)
         .execution_options(synchronize_session=False)
     )
+    set_last_price(instrument, price_fen, now)
+
+
+def set_last_price(instrument: Instrument, price_fen: int, now: datetime) -> None:
+    """The instrument as loaded takes the last trade's price, as its row has or is about to."""
     set_committed_value(instrument, "last_price_fen", price_fen)
     set_committed_value(instrument, "last_traded_at", now)

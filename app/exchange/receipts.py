@@ -31,7 +31,8 @@ from app.exchange.models import (
 )
 
 
-def _number(now: datetime) -> str:
+def receipt_number(now: datetime) -> str:
+    """A new receipt's number: the day it was issued and a random part."""
     return f"WR{local_date(now):%y%m%d}-{secrets.token_hex(6).upper()}"
 
 
@@ -64,7 +65,7 @@ def issue_receipt(
                 _("No batch has the code %(code)s.", code=batch_code), field="batch_code"
             )
     receipt = Receipt(
-        number=_number(now),
+        number=receipt_number(now),
         warehouse_id=warehouse_id,
         holder_id=holder_id,
         product_id=product_id,
@@ -148,7 +149,7 @@ def _split(
         Receipt.net_kg > kg,
     )
     part = Receipt(
-        number=_number(now),
+        number=receipt_number(now),
         warehouse_id=receipt.warehouse_id,
         holder_id=receipt.holder_id,
         product_id=receipt.product_id,
@@ -182,8 +183,7 @@ def _take_kg(session: Session, receipt: Receipt, kg: int, *still) -> int:
     if taken is None:
         raise _taken(session, receipt)
     left, packages = taken
-    moved = max(1, packages * kg // (kg + left)) if left else packages
-    kept = max(1, packages - moved) if left else 0
+    moved, kept = share_packages(packages, kg, left)
     session.execute(
         update(Receipt)
         .where(Receipt.id == receipt.id)  # locked by the UPDATE above until the transaction ends
@@ -193,6 +193,14 @@ def _take_kg(session: Session, receipt: Receipt, kg: int, *still) -> int:
     set_committed_value(receipt, "net_kg", left)
     set_committed_value(receipt, "packages", kept)
     return moved
+
+
+def share_packages(packages: int, kg: int, left: int) -> tuple[int, int]:
+    """How `packages` divide when `kg` is taken and `left` kg stay: (moved, kept), at least one each while
+    anything stays."""
+    moved = max(1, packages * kg // (kg + left)) if left else packages
+    kept = max(1, packages - moved) if left else 0
+    return moved, kept
 
 
 def merge_receipts(
@@ -295,7 +303,7 @@ def transfer(
         session, offered, kg, Receipt.status == ReceiptStatus.offered, Receipt.net_kg >= kg
     )
     bought = Receipt(
-        number=_number(now),
+        number=receipt_number(now),
         warehouse_id=offered.warehouse_id,
         holder_id=buyer_id,
         product_id=offered.product_id,

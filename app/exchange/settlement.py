@@ -52,7 +52,7 @@ def execute_trade(
         lots=lots,
         kg=kg,
         value_fen=value,
-        fee_fen=value * instrument.fee_bps // 10_000,  # rounded down: the remainder is the seller's
+        fee_fen=fee_of(instrument, value),
         receipt_id=bought.id,
         idempotency_key=idempotency_key,
         executed_at=now,
@@ -68,24 +68,32 @@ def execute_trade(
         moves={paid_from: -value, ledger.trade_escrow(trade.id): value},
     )
     instruments.record_price(session, instrument, price_fen, now)
-    events.record(
-        session,
-        "exchange.trade",
-        subject=f"instrument:{instrument.id}",
-        payload={
+    events.record(session, **trade_event(trade, instrument), now=now)
+    return trade
+
+
+def fee_of(instrument: Instrument, value_fen: int) -> int:
+    """The exchange's fee on a trade of this value, rounded down: the remainder is the seller's."""
+    return value_fen * instrument.fee_bps // 10_000
+
+
+def trade_event(trade: Trade, instrument: Instrument) -> dict:
+    """The event a trade writes (events.record's arguments), which the tape and surveillance read."""
+    return {
+        "kind": "exchange.trade",
+        "subject": f"instrument:{instrument.id}",
+        "payload": {
             "trade_id": trade.id,
             "instrument_id": instrument.id,
             "symbol": instrument.symbol,
-            "mode": mode.value,
-            "buyer_id": buyer_id,
-            "seller_id": seller_id,
-            "price_fen": price_fen,
-            "lots": lots,
-            "kg": kg,
+            "mode": trade.mode.value,
+            "buyer_id": trade.buyer_id,
+            "seller_id": trade.seller_id,
+            "price_fen": trade.price_fen,
+            "lots": trade.lots,
+            "kg": trade.kg,
         },
-        now=now,
-    )
-    return trade
+    }
 
 
 def earlier_trade(session: Session, buyer_id: int, idempotency_key: str | None) -> Trade | None:

@@ -326,13 +326,19 @@ def cancel_order(
 def _record(
     session, kind, order: ExchangeOrder, instrument: Instrument, now, *, actor_id=None, **extra
 ):
-    events.record(
-        session,
-        kind,
-        organisation_id=order.organisation_id,
-        actor_id=actor_id or order.placed_by_id,
-        subject=f"instrument:{instrument.id}",
-        payload={
+    events.record(session, **order_event(kind, order, instrument, actor_id, **extra), now=now)
+
+
+def order_event(
+    kind: str, order: ExchangeOrder, instrument: Instrument, actor_id: int | None, **extra
+) -> dict:
+    """The event an order's placing or cancelling writes (events.record's arguments)."""
+    return {
+        "kind": kind,
+        "organisation_id": order.organisation_id,
+        "actor_id": actor_id or order.placed_by_id,
+        "subject": f"instrument:{instrument.id}",
+        "payload": {
             "order_id": order.id,
             "symbol": instrument.symbol,
             "side": order.side.value,
@@ -344,8 +350,7 @@ def _record(
             "placed_at": order.created_at.isoformat(),
             **extra,
         },
-        now=now,
-    )
+    }
 
 
 def order_log(session: Session, instrument_id: int) -> list[tuple]:

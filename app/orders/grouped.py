@@ -37,7 +37,7 @@ from app.orders.services import (
     check_orderable,
 )
 from app.payments import ledger
-from app.payments.models import CreditTerms, LedgerAccount
+from app.payments.models import CreditTerms
 from app.payments.services import current_fee
 
 
@@ -201,22 +201,16 @@ class _Money:
 
 
 def _locked_money(session, requests: list[CheckoutRequest]) -> _Money:
-    connection = session.connection()
-    codes = {_source(request) for request in requests if _source(request)}
-    accounts = connection.execute(_LOCK_ACCOUNTS, {"codes": list(codes)}) if codes else []
-    on_account = {r.buyer_id for r in requests if r.payment == PaymentMethod.account}
-    on_terms = connection.scalars(_ON_TERMS, {"buyers": list(on_account)}) if on_account else []
-    return _Money(
-        {code: ledger.LockedAccount(*values) for code, *values in accounts}, set(on_terms)
+    accounts = ledger.lock_accounts(
+        session, {_source(request) for request in requests if _source(request)}
     )
+    on_account = {r.buyer_id for r in requests if r.payment == PaymentMethod.account}
+    on_terms = (
+        session.connection().scalars(_ON_TERMS, {"buyers": list(on_account)}) if on_account else []
+    )
+    return _Money(accounts, set(on_terms))
 
 
-_LOCK_ACCOUNTS = (
-    select(LedgerAccount.code, LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
-    .where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))
-    .order_by(LedgerAccount.id)
-    .with_for_update()
-)
 _ON_TERMS = select(CreditTerms.organisation_id).where(
     CreditTerms.organisation_id.in_(bindparam("buyers", expanding=True))
 )

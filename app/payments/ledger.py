@@ -204,6 +204,24 @@ class LockedAccount:
     floor_fen: int | None
 
 
+def lock_accounts(session: Session, codes: Iterable[str]) -> dict[str, LockedAccount]:
+    """The open accounts among `codes`, locked in id order (the order every batch writer locks them in),
+    as they are now; a code with no account yet is left out."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    rows = session.connection().execute(_LOCK_ACCOUNTS, {"codes": codes})
+    return {code: LockedAccount(*values) for code, *values in rows}
+
+
+_LOCK_ACCOUNTS = (
+    select(LedgerAccount.code, LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
+    .where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))
+    .order_by(LedgerAccount.id)
+    .with_for_update(key_share=True)  # as UPDATE locks: entries inserted naming it need not wait
+)
+
+
 def post_many(
     session: Session,
     postings: Sequence[Posting],
@@ -263,14 +281,13 @@ def post_many(
 def _move_all(session, postings, transaction_ids, accounts, totals) -> None:
     """Each account moved once by its total, and every posting's entries."""
     connection = session.connection()
-    connection.execute(
-        _ADD_TO_BALANCE,
-        [
-            {"account": accounts[code], "amount": totals[code]}
-            for code in sorted(totals, key=accounts.__getitem__)
-            if totals[code]
-        ],
-    )
+    changes = [
+        {"account": accounts[code], "amount": totals[code]}
+        for code in sorted(totals, key=accounts.__getitem__)
+        if totals[code]
+    ]
+    if changes:  # a batch's moves may cancel out (money reserved and freed again)
+        connection.execute(_ADD_TO_BALANCE, changes)
     entries = [
         {
             "transaction_id": transaction_ids[posting.key],
