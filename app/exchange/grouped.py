@@ -103,7 +103,7 @@ def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed 
     # Ids drawn before any row is locked (locks are held to the end), enough unless the orders reach more
     # than four resting orders each; but those of orders and trades under the instrument's lock, so that
     # they follow the order log.
-    most = _most_ids(taking, reached=sum(min(r.lots, 4) for r in taking))
+    most = _most_ids(taking, reached=4 * len(taking))
     new_ids(session, {}, ahead={t: n for t, n in most.items() if t not in _IN_LOG_ORDER})
     locked = _locked_instruments(session, {request.symbol for request in taking})
     taking = [request for request in taking if request.symbol in locked]
@@ -118,30 +118,35 @@ def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed 
 
 def _most_ids(requests: list[OrderRequest], *, reached: int) -> dict[Table, int]:
     """The most ids of each table a batch of these orders can use, when they reach `reached` resting
-    orders: each trade fills the incoming order or a resting one, so there are no more trades than orders
-    placed and reached; each sell splits off one receipt and each trade makes one."""
+    orders. Each trade takes at least a lot of the incoming order, and fills the incoming order or a
+    resting one, so there are no more trades than lots asked, nor than orders placed and reached; each
+    sell splits off one receipt and each trade makes one; the ledger posts each buy's reserve and release
+    and each trade, opening each trade's escrow and the buyers' reserved accounts."""
     orders = len(requests)
     sells = sum(request.side == Side.sell for request in requests)
-    trades = 2 * orders + reached
+    buys = orders - sells
+    trades = min(sum(request.lots for request in requests), 2 * orders + reached)
     return {
         _ORDERS: orders,
         _TRADES: trades,
         _RECEIPTS: sells + trades,
-        _MOVES: 4 * sells + 3 * trades,
-        **ledger.ids_for(2 * orders + trades, new=orders + trades),
+        **ledger.ids_for(2 * buys + trades, new=buys + trades),
     }
 
 
 def _locked_instruments(session, symbols: set[str]) -> dict[str, Instrument]:
     """The instruments by symbol, their rows locked in id order and read under the lock."""
-    found = session.scalars(
-        select(Instrument)
-        .where(Instrument.symbol.in_(symbols))
-        .order_by(Instrument.id)
-        .with_for_update(key_share=True)  # as UPDATE locks: rows inserted naming it need not wait
-        .execution_options(populate_existing=True)
-    )
+    found = session.scalars(_LOCK_INSTRUMENTS, {"symbols": list(symbols)})
     return {instrument.symbol: instrument for instrument in found}
+
+
+_LOCK_INSTRUMENTS = (
+    select(Instrument)
+    .where(Instrument.symbol.in_(bindparam("symbols", expanding=True)))
+    .order_by(Instrument.id)
+    .with_for_update(key_share=True)  # as UPDATE locks: rows inserted naming it need not wait
+    .execution_options(populate_existing=True)
+)
 
 
 def _admissible(session, requests: list[OrderRequest]) -> list[OrderRequest]:
@@ -149,12 +154,7 @@ def _admissible(session, requests: list[OrderRequest]) -> list[OrderRequest]:
     if not requests:
         return []
     suspended = set(
-        session.scalars(
-            select(Suspension.organisation_id).where(
-                Suspension.organisation_id.in_({r.organisation_id for r in requests}),
-                Suspension.status == SuspensionStatus.active,
-            )
-        )
+        session.scalars(_SUSPENDED, {"members": list({r.organisation_id for r in requests})})
     )
     keys = {request.key for request in requests if request.key}
     used = set()
@@ -175,6 +175,12 @@ def _admissible(session, requests: list[OrderRequest]) -> list[OrderRequest]:
             used.add(keyed)
         admitted.append(request)
     return admitted
+
+
+_SUSPENDED = select(Suspension.organisation_id).where(
+    Suspension.organisation_id.in_(bindparam("members", expanding=True)),
+    Suspension.status == SuspensionStatus.active,
+)
 
 
 @dataclass
@@ -246,7 +252,7 @@ _LOCK_RECEIPTS = (
 )
 _ORDERS, _TRADES = ExchangeOrder.__table__, Trade.__table__
 _RECEIPTS, _MOVES = Receipt.__table__, ReceiptMove.__table__
-_OWN_TABLES = (_ORDERS, _TRADES, _RECEIPTS, _MOVES)
+_OWN_TABLES = (_ORDERS, _TRADES, _RECEIPTS)  # receipt moves take the database's ids
 _IN_LOG_ORDER = (_ORDERS, _TRADES)
 
 
@@ -293,6 +299,7 @@ class _Batch:
     closed: set  # the days the exchange is closed, from today
     now: datetime
     books: dict[int, Book] = field(default_factory=dict)  # by instrument id
+    named: dict[int, Instrument] = field(default_factory=dict)  # by id, only id and symbol
     orders: dict[int, _Order] = field(default_factory=dict)
     receipts: dict[int, _Receipt] = field(default_factory=dict)
     accounts: dict[str, ledger.LockedAccount] = field(default_factory=dict)
@@ -312,6 +319,8 @@ class _Batch:
         for instrument in self.instruments.values():
             self.books[instrument.id] = Book()
             self.seq[instrument.id] = instrument.seq
+            # As the answers name it, outside the writer's session.
+            self.named[instrument.id] = Instrument(id=instrument.id, symbol=instrument.symbol)
         resting = self._resting(requests)
         for row in resting:
             self.orders[row.id] = _Order(
@@ -445,7 +454,7 @@ class _Batch:
             "created_at": self.now,
         }
         placed = ExchangeOrder(
-            **order.row, instrument=_named(instrument)
+            **order.row, instrument=self.named[instrument.id]
         )  # as it is now, to answer
         self.events.append(
             order_event(
@@ -543,7 +552,6 @@ class _Batch:
         other = about.pop("other", None)
         self.moves.append(
             {
-                "id": next(self.ids[_MOVES]),
                 "receipt_id": receipt.id,
                 "kind": kind,
                 "kg": kg,
@@ -584,7 +592,7 @@ class _Batch:
             settled_at=None,
         )
         self.trades.append({column.key: getattr(trade, column.key) for column in _TRADES.columns})
-        trade.instrument = _named(instrument)
+        trade.instrument = self.named[instrument.id]
         self._move(offered, MoveKind.traded, -kg, other=bought, trade_id=trade.id)
         self._move(bought, MoveKind.traded, kg, other=offered, trade_id=trade.id)
         self._post(
@@ -719,11 +727,6 @@ class _Batch:
             )
         for instrument in self.instruments.values():
             set_committed_value(instrument, "seq", self.seq[instrument.id])
-
-
-def _named(instrument: Instrument) -> Instrument:
-    """The instrument as an answer names it, outside the writer's session."""
-    return Instrument(id=instrument.id, symbol=instrument.symbol)
 
 
 _SET_RECEIPT = (
