@@ -20,14 +20,14 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import CompoundSelect, Table, bindparam, select, union_all, update
+from sqlalchemy import CompoundSelect, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
 from app.auth import Actor
 from app.batching import GroupCommit
-from app.db import insert_rows, local_date, new_ids, pipelined, utcnow
+from app.db import local_date, new_ids, pipelined, utcnow
 from app.errors import DomainError
 from app.exchange import instruments, receipts, settlement
 from app.exchange.matching import Book, Outcome, TimeInForce
@@ -660,17 +660,16 @@ class _Batch:
 
     def write(self) -> None:
         """Everything the batch did, each table in one statement, parents before the rows naming them."""
+        connection = self.session.connection()
         made = [order.final_row() for order in self.orders.values() if order.row is not None]
         if not made:
             return
-        session, connection = self.session, self.session.connection()
-        insert_rows(session, _RECEIPTS, [r.final_row() for r in self.receipts.values() if r.row])
-        insert_rows(session, _ORDERS, made)
-        insert_rows(session, _TRADES, self.trades)
-        insert_rows(session, _MOVES, self.moves)
-        changed = [r for r in self.receipts.values() if r.row is None and r.changed]
         filled = [order for order in self.orders.values() if order.row is None and order.traded]
-        with pipelined(session):
+        with pipelined(self.session):
+            new_receipts = [r.final_row() for r in self.receipts.values() if r.row is not None]
+            if new_receipts:
+                connection.execute(insert(_RECEIPTS).inline(), new_receipts)
+            changed = [r for r in self.receipts.values() if r.row is None and r.changed]
             if changed:
                 connection.execute(
                     _SET_RECEIPT,
@@ -679,6 +678,7 @@ class _Batch:
                         for r in changed
                     ],
                 )
+            connection.execute(insert(_ORDERS).inline(), made)
             if filled:
                 connection.execute(
                     _FILL_ORDER,
@@ -693,6 +693,10 @@ class _Batch:
                         for order in filled
                     ],
                 )
+            if self.trades:
+                connection.execute(insert(_TRADES).inline(), self.trades)
+            if self.moves:
+                connection.execute(insert(_MOVES).inline(), self.moves)
             connection.execute(
                 _SET_INSTRUMENT,
                 [
@@ -707,20 +711,20 @@ class _Batch:
                 ],
             )
             events.record_many(self.session, self.events, now=self.now)
-        ledger.post_many(
-            self.session,
-            self.postings,
-            new=list(
-                dict.fromkeys(
-                    code
-                    for posting in self.postings
-                    for code in posting.moves
-                    if code not in self.accounts
-                )
-            ),
-            locked=self.accounts,
-            unseen=True,  # keyed by order-log numbers and trades this batch has just made
-        )
+            ledger.post_many(
+                self.session,
+                self.postings,
+                new=list(
+                    dict.fromkeys(
+                        code
+                        for posting in self.postings
+                        for code in posting.moves
+                        if code not in self.accounts
+                    )
+                ),
+                locked=self.accounts,
+                unseen=True,  # keyed by order-log numbers and trades this batch has just made
+            )
         for instrument in self.instruments.values():
             set_committed_value(instrument, "seq", self.seq[instrument.id])
 

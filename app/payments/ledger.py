@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import insert_rows, new_ids, utcnow
+from app.db import new_ids, pipelined, utcnow
 from app.errors import Conflict
 from app.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -102,11 +102,11 @@ def _open_accounts(session: Session, codes: list[str]) -> dict[str, int]:
 
 def _open_new_accounts(session: Session, opening: Mapping[str, int]) -> None:
     """Open accounts that cannot exist yet (ids drawn for them, by code) in one executemany."""
-    insert_rows(
-        session,
-        LedgerAccount.__table__,
-        [{**_new_account(code), "id": account_id} for code, account_id in opening.items()],
-    )
+    if opening:
+        session.connection().execute(
+            insert(LedgerAccount.__table__).inline(),
+            [{**_new_account(code), "id": account_id} for code, account_id in opening.items()],
+        )
 
 
 def _new_account(code: str) -> dict:
@@ -268,10 +268,13 @@ def post_many(
         {accounts[code]: (code, amount) for code, amount in totals.items() if code not in locked},
         locked={code: (account, totals[code]) for code, account in locked.items()},
     )
-    if unseen:
-        insert_rows(session, _TRANSACTIONS, _transaction_rows(fresh, claimed))
-    _open_new_accounts(session, opening)
-    _move_all(session, fresh, claimed, accounts, totals)
+    with pipelined(session):  # nothing below is read back: one round trip
+        if unseen:
+            session.connection().execute(
+                insert(_TRANSACTIONS).inline(), _transaction_rows(fresh, claimed)
+            )
+        _open_new_accounts(session, opening)
+        _move_all(session, fresh, claimed, accounts, totals)
     return len(fresh)
 
 
@@ -295,7 +298,8 @@ def _move_all(session, postings, transaction_ids, accounts, totals) -> None:
         for code, amount in posting.moves.items()
         if amount
     ]
-    insert_rows(session, LedgerEntry.__table__, entries)
+    if entries:
+        connection.execute(insert(LedgerEntry.__table__).inline(), entries)
 
 
 _ADD_TO_BALANCE = (
