@@ -11,12 +11,12 @@ earlier order. It prints steps per second, trades, and the orders left resting. 
 
 Over HTTP: for each database a fresh one (a scratch SQLite file, a PostgreSQL schema of its own) with
 --instruments instruments that match continuously and --traders traders, each with an API token, a funded
-deposit and a receipt for every instrument; granian serves the platform and wrk drives
-POST /api/v1/exchange/orders: a random trader buys or sells 1 to 3 lots of a random instrument within five
-ticks of ¥100.00, one order in ten immediate-or-cancel, so about half of the orders trade. It prints orders
-per second and latency percentiles, then the trades made, whether replaying each instrument's stored order
-log gives exactly its stored trades, and the ledger check. Floor (issue 8): at least 500 orders per second
-on PostgreSQL with p99 at or under 200 ms.
+deposit and a receipt for every instrument; granian serves the platform (2 workers x 32 threads) and wrk
+drives POST /api/v1/exchange/orders from 32, then 64 clients: a random trader buys or sells 1 to 3 lots of
+a random instrument within five ticks of ¥100.00, one order in ten immediate-or-cancel, so about half of
+the orders trade. It prints orders per second and latency percentiles, then the trades made, whether
+replaying each instrument's stored order log gives exactly its stored trades, and the ledger check. Floor
+(issue 8): at least 500 orders per second on PostgreSQL with p99 at or under 200 ms.
 """
 
 import argparse
@@ -96,7 +96,9 @@ def main() -> int:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = benchmark_options(__doc__, engines="postgresql,sqlite", connections="32", threads=16)
+    parser = benchmark_options(
+        __doc__, engines="postgresql,sqlite", connections="32,64", threads=32
+    )
     parser.add_argument("--orders", type=int, default=500_000, help="core: steps per run")
     parser.add_argument("--seeds", default="2026,7,11", help="core: one run per seed")
     parser.add_argument("--no-http", dest="http", action="store_false", help="only the core")
