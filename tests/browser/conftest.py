@@ -3,14 +3,17 @@
 import os
 import threading
 from collections.abc import Iterator
+from datetime import time
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.db import transaction
 from app.demo.seed import seed_demo
+from app.exchange.models import Instrument
 from app.models import migrate
 from config import TestConfig
 
@@ -32,6 +35,8 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     migrate(app.extensions["agrilink.db"])
     with app.app_context(), transaction() as session:
         seed_demo(session)
+        # The demo's instruments keep Zunyi's hours (08:00-22:00 China time); the tests trade at any hour.
+        session.execute(update(Instrument).values(opens_at=time.min, closes_at=time.max))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
