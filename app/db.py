@@ -335,17 +335,21 @@ def pipelined(session: Session) -> Iterator[None]:
     PostgreSQL), so a run of writes costs one round trip. Only statements that answer nothing belong in
     it: UPDATE, DELETE, and INSERT made `.inline()` (else SQLAlchemy asks a one-row INSERT for its new
     key). A failure surfaces as SQLAlchemy's own error (IntegrityError, OperationalError, ...) at the next
-    statement or at the end of the block, and the transaction is lost as usual. SQLite, which has no round
-    trips, runs the block as it is."""
+    statement or at the end of the block, and the transaction is lost as usual. A block inside another adds
+    its statements to the enclosing pipeline. SQLite, which has no round trips, runs the block as it is."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        yield
+    if connection.dialect.name != "postgresql" or _in_pipeline(connection):
+        yield  # no round trips to save, or the enclosing block's pipeline sends these too
         return
     try:
         with connection.connection.driver_connection.pipeline():
             yield
     except psycopg.Error as error:  # raised by the pipeline's last sync, outside SQLAlchemy
         raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+
+def _in_pipeline(connection: Connection) -> bool:
+    return connection.connection.driver_connection.pgconn.pipeline_status != 0
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,30 @@ def test_a_failure_in_a_pipeline_is_sqlalchemys_error_and_nothing_lands(app, ses
     assert (kept_events, kept_postings) == (0, 0)
 
 
+def test_a_pipeline_inside_another_sends_with_it_and_fails_with_it(app, session):
+    def posting(key: str) -> dict:
+        return {"idempotency_key": key, "kind": "test", "memo": "", "created_at": utcnow()}
+
+    with app.app_context():
+        with transaction() as write, pipelined(write):
+            events.record_many(write, [{"kind": "test.nested", "subject": "pipe:outer"}])
+            with pipelined(write):
+                events.record_many(write, [{"kind": "test.nested", "subject": "pipe:inner"}])
+            events.record_many(write, [{"kind": "test.nested", "subject": "pipe:after"}])
+        with pytest.raises(IntegrityError), transaction() as write, pipelined(write):
+            events.record_many(write, [{"kind": "test.nested", "subject": "pipe:lost"}])
+            with pipelined(write):
+                write.connection().execute(
+                    insert(LedgerTransaction.__table__).inline(),
+                    [posting("nested:twice"), posting("nested:twice")],
+                )
+        written = session.scalars(
+            select(Event.subject).where(Event.kind == "test.nested").order_by(Event.id)
+        ).all()
+
+    assert written == ["pipe:outer", "pipe:inner", "pipe:after"]
+
+
 def test_ids_drawn_ahead_go_to_the_later_call_and_none_twice(app, session, dialect):
     if dialect != "postgresql":
         pytest.skip("SQLite draws no ids ahead: its ids follow the largest one inserted")

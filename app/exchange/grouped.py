@@ -20,7 +20,19 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import CompoundSelect, Table, bindparam, insert, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Date,
+    Integer,
+    Table,
+    bindparam,
+    cast,
+    insert,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,6 +45,7 @@ from app.exchange import instruments, receipts, settlement
 from app.exchange.matching import Book, Outcome, TimeInForce
 from app.exchange.matching import Side as CoreSide
 from app.exchange.models import (
+    ClosedDay,
     ExchangeOrder,
     Instrument,
     MoveKind,
@@ -94,10 +107,10 @@ def place(
 def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed | None]:
     """Place each order that passes every rule; None for the others (place_order's to place or refuse)."""
     now = utcnow()
-    closed = {day.day for day in instruments.closed_days(session, after=local_date(now))}
+    closed, suspended = _closed_and_suspended(session, requests, local_date(now))
     if local_date(now) in closed:
         return [None] * len(requests)
-    taking = _admissible(session, requests)
+    taking = _admissible(session, requests, suspended)
     if not taking:
         return [None] * len(requests)
     # Ids drawn before any row is locked (locks are held to the end), enough unless the orders reach more
@@ -149,13 +162,30 @@ _LOCK_INSTRUMENTS = (
 )
 
 
-def _admissible(session, requests: list[OrderRequest]) -> list[OrderRequest]:
+def _closed_and_suspended(session, requests: list[OrderRequest], today) -> tuple[set, set[int]]:
+    """The days the exchange is closed from today on, and which of the requests' members are suspended
+    (one statement)."""
+    closed, suspended = set(), set()
+    members = list({request.organisation_id for request in requests})
+    for day, member in session.execute(_CLOSED_AND_SUSPENDED, {"today": today, "members": members}):
+        if day is not None:
+            closed.add(day)
+        else:
+            suspended.add(member)
+    return closed, suspended
+
+
+_CLOSED_AND_SUSPENDED = union_all(
+    select(ClosedDay.day, cast(null(), Integer)).where(ClosedDay.day >= bindparam("today")),
+    select(cast(null(), Date), Suspension.organisation_id).where(
+        Suspension.organisation_id.in_(bindparam("members", expanding=True)),
+        Suspension.status == SuspensionStatus.active,
+    ),
+)
+
+
+def _admissible(session, requests: list[OrderRequest], suspended: set[int]) -> list[OrderRequest]:
     """The requests of members not suspended, without the keys used before (or earlier in the batch)."""
-    if not requests:
-        return []
-    suspended = set(
-        session.scalars(_SUSPENDED, {"members": list({r.organisation_id for r in requests})})
-    )
     keys = {request.key for request in requests if request.key}
     used = set()
     if keys:
@@ -175,12 +205,6 @@ def _admissible(session, requests: list[OrderRequest]) -> list[OrderRequest]:
             used.add(keyed)
         admitted.append(request)
     return admitted
-
-
-_SUSPENDED = select(Suspension.organisation_id).where(
-    Suspension.organisation_id.in_(bindparam("members", expanding=True)),
-    Suspension.status == SuspensionStatus.active,
-)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from app.events import Event
 from app.exchange import deposits, grouped, instruments, replay, trading
 from app.exchange.matching import Book, TimeInForce
 from app.exchange.models import (
+    ClosedDay,
     ExchangeOrder,
     Instrument,
     OrderStatus,
@@ -27,6 +28,8 @@ from app.exchange.models import (
     ReceiptMove,
     ReceiptStatus,
     Side,
+    Suspension,
+    SuspensionStatus,
     Trade,
 )
 from tests.exchange.steps import (
@@ -358,3 +361,39 @@ def test_an_ioc_buy_that_trades_nothing_leaves_the_buyers_deposit_as_it_was(sess
     assert state(stored, ("status", "seq", "cancelled_seq")) == (OrderStatus.cancelled, 1, 2)
     assert deposits.deposit_of(session, m.buyer.organisation_id) == before
     assert ledger_problems(session) == []
+
+
+def test_a_suspended_member_and_a_closed_day_are_left_to_place_order(session, market):
+    m = market
+    officer = member(kind=OrgKind.exchange, role=Role.officer)
+    session.add(
+        Suspension(
+            organisation_id=m.poor.organisation_id,
+            reason="操纵价格",
+            status=SuspensionStatus.active,
+            proposed_by_id=officer.user_id,
+        )
+    )
+    session.flush()
+
+    placed = grouped.place_orders(
+        session,
+        [
+            request(m.poor, m.tea, "sell", 80_000, 1, receipt=m.poor_receipt),
+            request(m.buyer, m.tea, "buy", 79_000, 1),
+        ],
+    )
+
+    assert [p is not None for p in placed] == [False, True]
+    with pytest.raises(DomainError, match="操纵价格"):  # place_order refuses it, with the reason
+        alone(session, request(m.poor, m.tea, "sell", 80_000, 1, receipt=m.poor_receipt))
+
+    # A holiday closed ahead of time has come: nothing is placed in a batch, place_order says why.
+    session.add(ClosedDay(day=local_date(utcnow()), name="国庆节", created_by_id=officer.user_id))
+    session.flush()
+    on_holiday = request(m.buyer, m.tea, "buy", 79_100, 1)
+
+    assert grouped.place_orders(session, [on_holiday]) == [None]
+    with pytest.raises(DomainError, match="国庆节"):
+        alone(session, on_holiday)
+    assert session.scalar(select(func.count(ExchangeOrder.id))) == 1
