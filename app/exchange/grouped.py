@@ -59,7 +59,7 @@ from app.exchange.models import (
     Trade,
     TradingMode,
 )
-from app.exchange.trading import Placed, order_event
+from app.exchange.trading import Placed, order_event, rest_of
 from app.payments import ledger
 
 
@@ -649,36 +649,28 @@ class _Batch:
     def _rest(
         self, order: _Order, instrument: Instrument, seq: int, outcome: Outcome
     ) -> int | None:
-        """The new order's own state after matching (trading._rest); the log number of its cancel, if the
-        core cancelled its rest as immediate-or-cancel."""
-        cancelled_seq = None
-        order.filled_lots = sum(fill.quantity for fill in outcome.trades)
-        order.open_lots = outcome.rested
-        if outcome.rested:
-            order.status = OrderStatus.open
-        elif outcome.cancelled:
-            order.status = OrderStatus.cancelled
-            if not outcome.self_trade:
-                cancelled_seq = self._next_seq(instrument)
-        else:
-            order.status = OrderStatus.filled
+        """The new order's own state after matching (as trading._rest sets it); the log number of its
+        cancel, if the core cancelled its rest as immediate-or-cancel."""
+        rest = rest_of(order.side, order.price_fen, order.reserved_fen, outcome, instrument.lot_kg)
+        order.status, order.filled_lots, order.open_lots = (
+            rest.status,
+            rest.filled_lots,
+            rest.open_lots,
+        )
         if order.side == Side.buy:
-            paid = sum(fill.price * fill.quantity for fill in outcome.trades) * instrument.lot_kg
-            still = outcome.rested * order.price_fen * instrument.lot_kg
-            freed = order.reserved_fen - paid - still
-            order.reserved_fen = still
-            if freed:
-                self.free[order.organisation_id] += freed
+            order.reserved_fen = rest.reserved_fen
+            if rest.freed_fen:
+                self.free[order.organisation_id] += rest.freed_fen
                 self._post(
                     f"exchange-order:{instrument.id}:{seq}:release",
                     "exchange_release",
                     ledger.reserved(order.organisation_id),
                     ledger.exchange_deposit(order.organisation_id),
-                    freed,
+                    rest.freed_fen,
                 )
         elif not outcome.rested:
             self._withdraw(self.receipts[order.receipt_id])
-        return cancelled_seq
+        return self._next_seq(instrument) if rest.logs_cancel else None
 
     # --- writing -------------------------------------------------------------------------------------
 

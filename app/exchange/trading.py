@@ -254,31 +254,58 @@ def _fill_resting(session, order, instrument, outcome, resting, now) -> None:
         session.expire(found)  # what a page shows next comes from the database
 
 
+@dataclass(frozen=True)
+class Rest:
+    """A new order's own state once the core has matched it."""
+
+    status: OrderStatus
+    filled_lots: int
+    open_lots: int
+    reserved_fen: int  # what a buy still sets aside for what rests
+    freed_fen: (
+        int  # what a buy set aside and no longer needs (its rest cancelled, or a better price)
+    )
+    logs_cancel: (
+        bool  # an IOC's rest the core cancelled: the log notes it as its own cancel, so that a
+    )
+    # replay (where every order rests until cancelled) gives the same book
+
+
+def rest_of(side: Side, price_fen: int, reserved_fen: int, outcome: Outcome, lot_kg: int) -> Rest:
+    if outcome.rested:
+        status = OrderStatus.open
+    elif outcome.cancelled:
+        status = OrderStatus.cancelled
+    else:
+        status = OrderStatus.filled
+    still = freed = 0
+    if side == Side.buy:
+        paid = sum(fill.price * fill.quantity for fill in outcome.trades) * lot_kg
+        still = outcome.rested * price_fen * lot_kg
+        freed = reserved_fen - paid - still
+    return Rest(
+        status=status,
+        filled_lots=sum(fill.quantity for fill in outcome.trades),
+        open_lots=outcome.rested,
+        reserved_fen=still,
+        freed_fen=freed,
+        logs_cancel=bool(outcome.cancelled) and not outcome.self_trade,
+    )
+
+
 def _rest(session, order, instrument, outcome: Outcome, now: datetime) -> None:
     """The new order's own state: what rests, what was filled, what was cancelled and what that frees."""
-    traded = sum(fill.quantity for fill in outcome.trades)
-    order.filled_lots = traded
-    order.open_lots = outcome.rested
-    if outcome.rested:
-        order.status = OrderStatus.open
-    elif outcome.cancelled:
-        order.status = OrderStatus.cancelled
-        if not outcome.self_trade:
-            # An IOC's rest is cancelled by the core itself; the log notes it as its own cancel so a replay
-            # (where every order rests until cancelled) gives the same book.
-            order.cancelled_seq, _instrument = instruments.lock(session, instrument.id)
-    else:
-        order.status = OrderStatus.filled
+    rest = rest_of(order.side, order.price_fen, order.reserved_fen, outcome, instrument.lot_kg)
+    order.status, order.filled_lots, order.open_lots = rest.status, rest.filled_lots, rest.open_lots
+    if rest.logs_cancel:
+        order.cancelled_seq, _instrument = instruments.lock(session, instrument.id)
     if order.side == Side.buy:
-        paid = sum(fill.price * fill.quantity for fill in outcome.trades) * instrument.lot_kg
-        still = outcome.rested * order.price_fen * instrument.lot_kg
-        freed = order.reserved_fen - paid - still
-        order.reserved_fen = still
-        if freed:
+        order.reserved_fen = rest.reserved_fen
+        if rest.freed_fen:
             deposits.release(
                 session,
                 order.organisation_id,
-                freed,
+                rest.freed_fen,
                 key=f"exchange-order:{instrument.id}:{order.seq}:release",
             )
     elif not outcome.rested:
