@@ -591,30 +591,22 @@ class _Batch:
         """Record one of the core's trades as settlement.execute_trade does, and fill the resting order."""
         buy, sell = self.orders[fill.buy_order_id], self.orders[fill.sell_order_id]
         kg = fill.quantity * instrument.lot_kg
-        value = fill.price * kg
         offered = self.receipts[sell.receipt_id]
         bought = self._part(offered, kg, buy.organisation_id, ReceiptStatus.held)
-        trade = Trade(
-            id=next(self.ids[_TRADES]),
-            instrument_id=instrument.id,
+        trade = settlement.new_trade(
+            instrument,
             mode=TradingMode.matching,
             buyer_id=buy.organisation_id,
             seller_id=sell.organisation_id,
-            buy_order_id=buy.id,
-            sell_order_id=sell.id,
-            lot_id=None,
-            auction_id=None,
             price_fen=fill.price,
             lots=fill.quantity,
-            kg=kg,
-            value_fen=value,
-            fee_fen=settlement.fee_of(instrument, value),
             receipt_id=bought.id,
-            idempotency_key=None,
-            executed_at=self.now,
+            now=self.now,
             settle_due_at=instruments.due_after(instrument, self.now, self.closed),
-            settled_at=None,
+            buy_order_id=buy.id,
+            sell_order_id=sell.id,
         )
+        trade.id = next(self.ids[_TRADES])
         self.trades.append({column.key: getattr(trade, column.key) for column in _TRADES.columns})
         trade.instrument = self.named[instrument.id]
         self._move(offered, MoveKind.traded, -kg, other=bought, trade_id=trade.id)
@@ -624,7 +616,7 @@ class _Batch:
             "exchange_trade",
             ledger.reserved(buy.organisation_id),
             ledger.trade_escrow(trade.id),
-            value,
+            trade.value_fen,
         )
         instruments.set_last_price(instrument, fill.price, self.now)
         self.events.append(settlement.trade_event(trade, instrument))
@@ -633,7 +625,7 @@ class _Batch:
         resting.filled_lots += fill.quantity
         resting.traded = True
         if resting.side == Side.buy:
-            resting.reserved_fen -= value
+            resting.reserved_fen -= trade.value_fen
         if not resting.open_lots:
             resting.status = OrderStatus.filled
             if resting.side == Side.sell:

@@ -36,27 +36,24 @@ def execute_trade(
 ) -> Trade:
     """Record a trade: `paid_from` (the buyer's reserved or free deposit) pays into the trade's escrow and
     the traded kilograms of the offered receipt become the buyer's receipt."""
-    kg = lots * instrument.lot_kg
-    value = price_fen * kg
-    bought = receipts.transfer(session, offered, buyer_id=buyer_id, kg=kg, now=now)
-    trade = Trade(
-        instrument_id=instrument.id,
+    bought = receipts.transfer(
+        session, offered, buyer_id=buyer_id, kg=lots * instrument.lot_kg, now=now
+    )
+    trade = new_trade(
+        instrument,
         mode=mode,
         buyer_id=buyer_id,
         seller_id=seller_id,
+        price_fen=price_fen,
+        lots=lots,
+        receipt_id=bought.id,
+        now=now,
+        settle_due_at=instruments.settlement_due(session, instrument, now),
         buy_order_id=buy_order_id,
         sell_order_id=sell_order_id,
         lot_id=lot_id,
         auction_id=auction_id,
-        price_fen=price_fen,
-        lots=lots,
-        kg=kg,
-        value_fen=value,
-        fee_fen=fee_of(instrument, value),
-        receipt_id=bought.id,
         idempotency_key=idempotency_key,
-        executed_at=now,
-        settle_due_at=instruments.settlement_due(session, instrument, now),
     )
     session.add(trade)
     session.flush()  # the escrow account, the receipts' history and the event name the trade
@@ -65,16 +62,46 @@ def execute_trade(
         session,
         key=f"exchange-trade:{trade.id}",
         kind="exchange_trade",
-        moves={paid_from: -value, ledger.trade_escrow(trade.id): value},
+        moves={paid_from: -trade.value_fen, ledger.trade_escrow(trade.id): trade.value_fen},
     )
     instruments.record_price(session, instrument, price_fen, now)
     events.record(session, **trade_event(trade, instrument), now=now)
     return trade
 
 
-def fee_of(instrument: Instrument, value_fen: int) -> int:
-    """The exchange's fee on a trade of this value, rounded down: the remainder is the seller's."""
-    return value_fen * instrument.fee_bps // 10_000
+def new_trade(
+    instrument: Instrument,
+    *,
+    mode: TradingMode,
+    buyer_id: int,
+    seller_id: int,
+    price_fen: int,
+    lots: int,
+    receipt_id: int,
+    now: datetime,
+    settle_due_at: datetime,
+    **links: int | str | None,
+) -> Trade:
+    """A trade of `lots` at `price_fen` with its kilograms, value and fee (the exchange's, rounded down:
+    the remainder is the seller's), not yet in a session. `links`: the orders, lot, auction or key it
+    came from."""
+    kg = lots * instrument.lot_kg
+    value = price_fen * kg
+    return Trade(
+        instrument_id=instrument.id,
+        mode=mode,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        price_fen=price_fen,
+        lots=lots,
+        kg=kg,
+        value_fen=value,
+        fee_fen=value * instrument.fee_bps // 10_000,
+        receipt_id=receipt_id,
+        executed_at=now,
+        settle_due_at=settle_due_at,
+        **links,
+    )
 
 
 def trade_event(trade: Trade, instrument: Instrument) -> dict:
