@@ -11,7 +11,7 @@ import math
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Enum,
+    Executable,
     Integer,
     MetaData,
     Select,
@@ -394,10 +395,22 @@ def new_ids(
     """Ids for rows about to be inserted (`counts`: how many per table), so that many rows go in by one
     executemany rather than one INSERT ... RETURNING whose many-row text costs more to build than to run.
     PostgreSQL draws them from the tables' sequences, every table in one statement; on SQLite a writing
-    transaction is the only writer, so they follow each table's largest id.
+    transaction is the only writer, so they follow each table's largest id, or the last one the
+    transaction was given if that is larger (its rows may not be in yet).
 
     `ahead`: ids a later step of this transaction will ask for, drawn now in the same statement (on
     PostgreSQL) and handed to that step's own call."""
+    return read_with_ids(session, [], counts, ahead=ahead)[1]
+
+
+def read_with_ids(
+    session: Session,
+    reads: Sequence[tuple[Executable, Mapping[str, Any]]],
+    counts: Mapping[Table, int],
+    *,
+    ahead: Mapping[Table, int] | None = None,
+) -> tuple[list[list[Any]], dict[Table, list[int]]]:
+    """read_together(reads), and new_ids(counts, ahead=ahead) drawn after them in the same round trip."""
     kept = session.info.setdefault(_IDS_AHEAD, {})
     drawn: dict[Table, list[int]] = {}
     for table, count in counts.items():
@@ -408,32 +421,117 @@ def new_ids(
     missing = {table: count - len(drawn[table]) for table, count in counts.items()}
     connection = session.connection()
     if connection.dialect.name != "postgresql":
+        rows = read_together(session, reads)
+        handed = session.info.setdefault(_IDS_HANDED, {})  # and not inserted yet, maybe
         for table, count in missing.items():
             if count:
                 largest = connection.scalar(select(func.max(table.c.id))) or 0
+                largest = max(largest, handed.get(table, 0))
                 drawn[table] += range(largest + 1, largest + 1 + count)
-        return drawn
+                handed[table] = largest + count
+        return rows, drawn
     wanted = Counter(missing) + Counter(ahead or {})  # keeps the positive counts only
     if not wanted:
-        return drawn
+        return read_together(session, reads), drawn
     tables = list(wanted)
-    row = connection.execute(
-        _next_ids(len(tables)),
-        {
-            **{f"table{n}": table.name for n, table in enumerate(tables)},
-            **{f"count{n}": wanted[table] for n, table in enumerate(tables)},
-        },
-    ).one()
+    *rows, [row] = read_together(
+        session,
+        [
+            *reads,
+            (
+                _next_ids(len(tables)),
+                {
+                    **{f"table{n}": table.name for n, table in enumerate(tables)},
+                    **{f"count{n}": wanted[table] for n, table in enumerate(tables)},
+                },
+            ),
+        ],
+    )
     for table, ids in zip(tables, row, strict=True):
         now = missing.get(table, 0)
         if now:
             drawn[table].extend(ids[:now])
         if ids[now:]:
             kept[table] = kept.get(table, []) + list(ids[now:])
-    return drawn
+    return rows, drawn
+
+
+def read_together(
+    session: Session, reads: Sequence[tuple[Executable, Mapping[str, Any]]]
+) -> list[list[Any]]:
+    """The rows of each (statement, parameters) in `reads`, sent together: on PostgreSQL in one round trip
+    (psycopg's pipeline mode), for a writer that reads several things while it holds locks. Each statement
+    runs after the one before it, so it holds the locks those took and sees what was committed before it
+    began. Rows are named tuples of the columns' values as SQLAlchemy would give them (enums as enums,
+    times in UTC). On SQLite, which has no round trips, the statements run one after another."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or not reads:
+        return [connection.execute(statement, parameters).all() for statement, parameters in reads]
+    driver = connection.connection.driver_connection
+    sent = []
+    try:
+        with driver.pipeline() as pipeline:
+            for statement, parameters in reads:
+                read = _DriverRead.of(statement, connection.dialect)
+                cursor = driver.cursor()
+                cursor.execute(*read.bound(parameters))
+                sent.append((read, cursor))
+            pipeline.sync()
+            return [read.rows(cursor) for read, cursor in sent]
+    except psycopg.Error as error:
+        # A deadlock, a lock timeout: SQLAlchemy's error, as for every other statement.
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+    finally:
+        for _read, cursor in sent:
+            cursor.close()
+
+
+@dataclass(frozen=True)
+class _DriverRead:
+    """A statement compiled once for psycopg, with what turns its parameters and rows into values."""
+
+    compiled: Any  # SQLCompiler
+    row: type | None  # a named tuple of the statement's columns; None for text(): plain tuples
+    convert: tuple  # per column, the type's result processor (or None)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1024)
+    def of(statement: Executable, dialect) -> "_DriverRead":
+        compiled = statement.compile(dialect=dialect)
+        columns = getattr(statement, "selected_columns", None)
+        if columns is None:  # text(): values as the driver gives them
+            return _DriverRead(compiled, None, ())
+        return _DriverRead(
+            compiled,
+            namedtuple("Row", [column.key for column in columns], rename=True),
+            tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
+        )
+
+    def bound(self, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        state = self.compiled.construct_expanded_state(parameters)
+        processors = state.processors
+        return state.statement, {
+            name: processors[name](value) if name in processors else value
+            for name, value in state.parameters.items()
+        }
+
+    def rows(self, cursor) -> list[Any]:
+        if self.row is None:
+            return cursor.fetchall()
+        if not any(self.convert):
+            return [self.row(*values) for values in cursor.fetchall()]
+        convert = self.convert
+        return [
+            self.row(*(f(value) if f else value for f, value in zip(convert, values, strict=True)))
+            for values in cursor.fetchall()
+        ]
 
 
 _IDS_AHEAD = "agrilink.ids_ahead"
+_IDS_HANDED = "agrilink.ids_handed"
 
 
 @functools.cache

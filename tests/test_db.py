@@ -1,16 +1,17 @@
 """The connection pool: a connection the server closed while it sat idle is replaced before anyone uses it,
 and a connection back in use at once is not tested again. Pipelined writes: all of them land, or a failure
-comes out as SQLAlchemy's own error and none of them lands."""
+comes out as SQLAlchemy's own error and none of them lands. Reads sent together answer as SQLAlchemy would."""
 
 import pytest
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, literal, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import db, events
 from app.db import Database, pipelined, transaction, utcnow
 from app.events import Event
 from app.orders.models import Order
-from app.payments.models import LedgerTransaction
+from app.payments import ledger
+from app.payments.models import AccountKind, LedgerAccount, LedgerTransaction
 
 
 @pytest.fixture
@@ -125,3 +126,54 @@ def test_ids_drawn_ahead_go_to_the_later_call_and_none_twice(app, session, diale
     assert len(first[orders]) == 2 and len(later[postings]) == 4
     every = first[orders] + again[orders], later[postings] + again[postings]
     assert all(len(set(ids)) == len(ids) for ids in every)  # nothing handed out twice
+
+
+def test_reads_sent_together_answer_what_sqlalchemy_would(app, session):
+    """Each statement's rows, with enums as enums, times in UTC and JSON as objects, named by column."""
+    with app.app_context(), transaction() as write:
+        events.record_many(
+            write,
+            [
+                {"kind": "test.together", "subject": f"read:{n}", "payload": {"n": n}}
+                for n in range(3)
+            ],
+        )
+    wanted = ["read:0", "read:2", "read:9"]
+    recorded = select(Event.subject, Event.payload, Event.created_at).where(
+        Event.subject.in_(bindparam("subjects", expanding=True))
+    )
+    accounts = select(LedgerAccount.code, LedgerAccount.kind).where(
+        LedgerAccount.code.in_(["bank", "escrow:999"])
+    )
+    with app.app_context(), transaction() as write:
+        ledger.post(write, key="together:1", kind="test", moves={"bank": -100, "escrow:999": 100})
+        expected = [
+            write.execute(recorded.order_by(Event.subject), {"subjects": wanted}).all(),
+            write.execute(accounts.order_by(LedgerAccount.code)).all(),
+        ]
+        together = db.read_together(
+            write,
+            [
+                (recorded.order_by(Event.subject), {"subjects": wanted}),
+                (accounts.order_by(LedgerAccount.code), {}),
+            ],
+        )
+
+    assert [[tuple(row) for row in rows] for rows in together] == [
+        [tuple(row) for row in rows] for rows in expected
+    ]
+    first = together[0][0]
+    assert (first.subject, first.payload) == ("read:0", {"n": 0})
+    assert first.created_at.tzinfo is not None
+    assert [row.kind for row in together[1]] == [AccountKind.bank, AccountKind.escrow]
+
+
+def test_a_failed_read_sent_together_is_sqlalchemys_error(app):
+    with (
+        app.app_context(),
+        pytest.raises(DBAPIError, match="no_such_table"),
+        transaction() as write,
+    ):
+        db.read_together(
+            write, [(select(literal(1)), {}), (text("SELECT * FROM no_such_table"), {})]
+        )

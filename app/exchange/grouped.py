@@ -1,6 +1,6 @@
 """Limit orders written in batches: under load, the orders that arrive together in a process are matched and
-written in one transaction (app.batching.GroupCommit), in about twenty statements for the whole batch
-instead of twenty or thirty for each order.
+written in one transaction (app.batching.GroupCommit), in about twenty statements and four round trips
+for the whole batch instead of twenty or thirty statements for each order.
 
 The batch locks what trading.place_order locks, once for all its orders and each kind in id order: the
 instruments' rows first (they serialise the books across processes), then the receipts its sells offer and
@@ -10,6 +10,11 @@ every trade takes at least one), runs the orders through the matching core in ar
 place_order's rules against what the orders before it left, and writes what happened, each table's rows in
 one statement. The order log, the trades, the receipts' histories, the ledger and the events come out as
 place_order would have written them one order at a time.
+
+Every round trip the writer waits on under load also waits for the GIL, which the process's request
+threads share, and the instruments' locks are held from the first read to the commit. So the locks and the
+reads under them go in one pipeline (db.read_together): the statements that lock the receipts and accounts
+find the resting orders' ones by reading the book again themselves.
 
 An order a rule refuses, one whose Idempotency-Key was used before, or one on a day the exchange is closed
 is left to trading.place_order, which places it alone or refuses it with the reason in the member's
@@ -24,6 +29,7 @@ from sqlalchemy import (
     CompoundSelect,
     Date,
     Integer,
+    Select,
     Table,
     bindparam,
     cast,
@@ -34,12 +40,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import events
 from app.auth import Actor
 from app.batching import GroupCommit
-from app.db import local_date, new_ids, pipelined, utcnow
+from app.db import local_date, new_ids, pipelined, read_with_ids, utcnow
 from app.errors import DomainError
 from app.exchange import instruments, receipts, settlement
 from app.exchange.matching import Book, Outcome, TimeInForce
@@ -105,25 +110,34 @@ def place(
 
 
 def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed | None]:
-    """Place each order that passes every rule; None for the others (place_order's to place or refuse)."""
+    """Place each order that passes every rule; None for the others (place_order's to place or refuse).
+
+    Two round trips read what the batch needs: before any lock, the closed days, the suspended members,
+    the keys used before and the ids drawn ahead; then, in one pipeline, the instruments' locks, the
+    resting orders, the receipts' and accounts' locks and the ids of orders and trades (drawn under the
+    instruments' locks, so that they follow the order log). A third writes everything."""
     now = utcnow()
-    closed, suspended = _closed_and_suspended(session, requests, local_date(now))
+    keys = list({request.key for request in requests if request.key})
+    members = list({request.organisation_id for request in requests})
+    reads = [(_CLOSED_AND_SUSPENDED, {"today": local_date(now), "members": members})]
+    if keys:
+        reads.append((_USED_KEYS, {"keys": keys}))
+    # Drawn before any row is locked (locks are held to the end): enough unless the orders reach more
+    # than four resting orders each, and more are drawn then.
+    most = _most_ids(requests, reached=4 * len(requests))
+    (found, *used), _ahead = read_with_ids(
+        session, reads, {}, ahead={t: n for t, n in most.items() if t not in _IN_LOG_ORDER}
+    )
+    closed = {day for day, _member in found if day is not None}
     if local_date(now) in closed:
         return [None] * len(requests)
-    taking = _admissible(session, requests, suspended)
+    suspended = {member for day, member in found if day is None}
+    taking = _admissible(requests, suspended, used=set(map(tuple, used[0])) if used else set())
     if not taking:
         return [None] * len(requests)
-    # Ids drawn before any row is locked (locks are held to the end), enough unless the orders reach more
-    # than four resting orders each; but those of orders and trades under the instrument's lock, so that
-    # they follow the order log.
-    most = _most_ids(taking, reached=4 * len(taking))
-    new_ids(session, {}, ahead={t: n for t, n in most.items() if t not in _IN_LOG_ORDER})
-    locked = _locked_instruments(session, {request.symbol for request in taking})
-    taking = [request for request in taking if request.symbol in locked]
-    if not taking:
-        return [None] * len(requests)
-    batch = _Batch(session, locked, closed, now)
+    batch = _Batch(session, closed, now)
     batch.load(taking)
+    taking = [request for request in taking if request.symbol in batch.instruments]
     placed = {request: batch.place(request) for request in taking}
     batch.write()
     return [placed.get(request) for request in requests]
@@ -147,34 +161,12 @@ def _most_ids(requests: list[OrderRequest], *, reached: int) -> dict[Table, int]
     }
 
 
-def _locked_instruments(session, symbols: set[str]) -> dict[str, Instrument]:
-    """The instruments by symbol, their rows locked in id order and read under the lock."""
-    found = session.scalars(_LOCK_INSTRUMENTS, {"symbols": list(symbols)})
-    return {instrument.symbol: instrument for instrument in found}
-
-
 _LOCK_INSTRUMENTS = (
-    select(Instrument)
+    select(*Instrument.__table__.columns)
     .where(Instrument.symbol.in_(bindparam("symbols", expanding=True)))
     .order_by(Instrument.id)
     .with_for_update(key_share=True)  # as UPDATE locks: rows inserted naming it need not wait
-    .execution_options(populate_existing=True)
 )
-
-
-def _closed_and_suspended(session, requests: list[OrderRequest], today) -> tuple[set, set[int]]:
-    """The days the exchange is closed from today on, and which of the requests' members are suspended
-    (one statement)."""
-    closed, suspended = set(), set()
-    members = list({request.organisation_id for request in requests})
-    for day, member in session.execute(_CLOSED_AND_SUSPENDED, {"today": today, "members": members}):
-        if day is not None:
-            closed.add(day)
-        else:
-            suspended.add(member)
-    return closed, suspended
-
-
 _CLOSED_AND_SUSPENDED = union_all(
     select(ClosedDay.day, cast(null(), Integer)).where(ClosedDay.day >= bindparam("today")),
     select(cast(null(), Date), Suspension.organisation_id).where(
@@ -182,20 +174,15 @@ _CLOSED_AND_SUSPENDED = union_all(
         Suspension.status == SuspensionStatus.active,
     ),
 )
+_USED_KEYS = select(ExchangeOrder.organisation_id, ExchangeOrder.idempotency_key).where(
+    ExchangeOrder.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 
 
-def _admissible(session, requests: list[OrderRequest], suspended: set[int]) -> list[OrderRequest]:
+def _admissible(
+    requests: list[OrderRequest], suspended: set[int], *, used: set[tuple[int, str]]
+) -> list[OrderRequest]:
     """The requests of members not suspended, without the keys used before (or earlier in the batch)."""
-    keys = {request.key for request in requests if request.key}
-    used = set()
-    if keys:
-        used = set(
-            session.execute(
-                select(ExchangeOrder.organisation_id, ExchangeOrder.idempotency_key).where(
-                    ExchangeOrder.idempotency_key.in_(keys)
-                )
-            )
-        )
     admitted = []
     for request in requests:
         keyed = (request.organisation_id, request.key)
@@ -268,12 +255,6 @@ _RECEIPT_COLUMNS = (
     Receipt.inspection,
     Receipt.status,
 )
-_LOCK_RECEIPTS = (
-    select(*_RECEIPT_COLUMNS)
-    .where(Receipt.id.in_(bindparam("receipts", expanding=True)))
-    .order_by(Receipt.id)
-    .with_for_update(key_share=True)
-)
 _ORDERS, _TRADES = ExchangeOrder.__table__, Trade.__table__
 _RECEIPTS, _MOVES = Receipt.__table__, ReceiptMove.__table__
 _OWN_TABLES = (_ORDERS, _TRADES, _RECEIPTS)  # receipt moves take the database's ids
@@ -282,13 +263,19 @@ _IN_LOG_ORDER = (_ORDERS, _TRADES)
 
 @functools.cache
 def _reach(sides: tuple[Side, ...]) -> CompoundSelect:
-    """The resting orders of one side of an instrument each part reaches (parameters instrument<n>,
-    price<n>: the best price asked of it, lots<n>: the lots asked of it), one part per side given."""
+    """The resting orders of one side of an instrument each part reaches (parameters symbol<n>: the
+    instrument's, price<n>: the best price asked of it, lots<n>: the lots asked of it), one part per side
+    given."""
     price = ExchangeOrder.price_fen
     parts = []
     for n, side in enumerate(sides):
         selling = side == Side.sell
         limit = bindparam(f"price{n}")
+        instrument = (
+            select(Instrument.id)
+            .where(Instrument.symbol == bindparam(f"symbol{n}"))
+            .scalar_subquery()
+        )
         parts.append(
             select(
                 ExchangeOrder.id,
@@ -303,7 +290,7 @@ def _reach(sides: tuple[Side, ...]) -> CompoundSelect:
                 ExchangeOrder.seq,
             )
             .where(
-                ExchangeOrder.instrument_id == bindparam(f"instrument{n}"),
+                ExchangeOrder.instrument_id == instrument,
                 ExchangeOrder.side == side,
                 ExchangeOrder.status == OrderStatus.open,
                 price <= limit if selling else price >= limit,
@@ -316,12 +303,48 @@ def _reach(sides: tuple[Side, ...]) -> CompoundSelect:
     return union_all(*parts)
 
 
+def _priority(row) -> tuple:
+    """A resting order's place in its book: by instrument and side, best price first, then oldest."""
+    price = row.price_fen if row.side == Side.sell else -row.price_fen
+    return row.instrument_id, row.side, price, row.seq
+
+
+@functools.cache
+def _lock_receipts(sides: tuple[Side, ...]) -> Select:
+    """The receipts the batch's sells offer (parameter receipts) and those of the resting sells it
+    reaches (_reach's parameters), locked in id order."""
+    reached = _reach(sides).subquery()
+    return (
+        select(*_RECEIPT_COLUMNS)
+        .where(
+            Receipt.id.in_(
+                union_all(
+                    select(Receipt.id).where(Receipt.id.in_(bindparam("receipts", expanding=True))),
+                    select(reached.c.receipt_id).where(reached.c.side == Side.sell),
+                )
+            )
+        )
+        .order_by(Receipt.id)
+        .with_for_update(key_share=True)
+    )
+
+
+@functools.cache
+def _lock_accounts(sides: tuple[Side, ...]) -> Select:
+    """ledger.lock_accounts' statement (parameter codes: the buyers' deposits and reserves), also locking
+    the reserves of the resting buys the batch reaches (_reach's parameters)."""
+    reached = _reach(sides).subquery()
+    return ledger.locking_accounts(
+        also=select(ledger.reserved_of(reached.c.organisation_id)).where(reached.c.side == Side.buy)
+    )
+
+
 @dataclass
 class _Batch:
     session: Session
-    instruments: dict[str, Instrument]  # by symbol, locked
     closed: set  # the days the exchange is closed, from today
     now: datetime
+    instruments: dict[str, Instrument] = field(default_factory=dict)  # by symbol, as locked
     books: dict[int, Book] = field(default_factory=dict)  # by instrument id
     named: dict[int, Instrument] = field(default_factory=dict)  # by id, only id and symbol
     orders: dict[int, _Order] = field(default_factory=dict)
@@ -338,15 +361,43 @@ class _Batch:
     # --- reading and locking -------------------------------------------------------------------------
 
     def load(self, requests: list[OrderRequest]) -> None:
-        """Read the resting orders the requests can reach into books, lock the receipts and accounts they
-        may move, and draw ids for everything the batch can make."""
-        for instrument in self.instruments.values():
+        """In one round trip: lock the requests' instruments, read the resting orders they can reach
+        into books, lock the receipts and accounts they may move, and draw ids for the orders and
+        trades they can make."""
+        sides, reach = self._reach(requests)
+        buyers = {r.organisation_id for r in requests if r.side == Side.buy}
+        most = _most_ids(requests, reached=4 * len(requests))
+        (locked, resting, receipts_locked, accounts_locked), drawn = read_with_ids(
+            self.session,
+            [
+                (_LOCK_INSTRUMENTS, {"symbols": sorted({r.symbol for r in requests})}),
+                (_reach(sides), reach),
+                (
+                    _lock_receipts(sides),
+                    {**reach, "receipts": [r.receipt_id for r in requests if r.side == Side.sell]},
+                ),
+                (
+                    _lock_accounts(sides),
+                    {
+                        **reach,
+                        "codes": [ledger.exchange_deposit(buyer) for buyer in buyers]
+                        + [ledger.reserved(buyer) for buyer in buyers],
+                    },
+                ),
+            ],
+            {table: most[table] for table in _OWN_TABLES},
+        )
+        self.ids = {table: iter(ids) for table, ids in drawn.items()}
+        for row in locked:
+            # Not the session's: the batch writes the instrument's new state itself.
+            instrument = Instrument(**row._asdict())
+            self.instruments[instrument.symbol] = instrument
             self.books[instrument.id] = Book()
             self.seq[instrument.id] = instrument.seq
-            # As the answers name it, outside the writer's session.
+            # As the answers name it.
             self.named[instrument.id] = Instrument(id=instrument.id, symbol=instrument.symbol)
-        resting = self._resting(requests)
-        for row in resting:
+        # Into each book in priority order: best price first, then oldest.
+        for row in sorted(resting, key=_priority):
             self.orders[row.id] = _Order(
                 row.id,
                 row.organisation_id,
@@ -362,57 +413,43 @@ class _Batch:
             )
             if entered.trades:
                 raise RuntimeError(f"the stored book of instrument {row.instrument_id} is crossed")
-        sells = [r for r in requests if r.side == Side.sell]
-        wanted = {r.receipt_id for r in sells} | {
-            row.receipt_id for row in resting if row.side == Side.sell
-        }
-        if wanted:
-            for values in self.session.connection().execute(
-                _LOCK_RECEIPTS, {"receipts": list(wanted)}
-            ):
-                self.receipts[values.id] = _Receipt(*values)
-        buyers = {r.organisation_id for r in requests if r.side == Side.buy}
-        self.accounts = ledger.lock_accounts(
-            self.session,
-            [ledger.exchange_deposit(buyer) for buyer in buyers]
-            + [ledger.reserved(buyer) for buyer in buyers]
-            + [ledger.reserved(row.organisation_id) for row in resting if row.side == Side.buy],
-        )
+        self.receipts = {values.id: _Receipt(*values) for values in receipts_locked}
+        self.accounts = ledger.locked_accounts(accounts_locked)
         for buyer in buyers:
             account = self.accounts.get(ledger.exchange_deposit(buyer))
             self.free[buyer] = (
                 0 if account is None else account.balance_fen - (account.floor_fen or 0)
             )
-        wanted = _most_ids(requests, reached=len(resting))
-        drawn = new_ids(self.session, {table: wanted[table] for table in _OWN_TABLES})
-        self.ids = {table: iter(ids) for table, ids in drawn.items()}
 
-    def _resting(self, requests: list[OrderRequest]) -> list:
-        """The open orders each instrument's requests can reach, per side best first and oldest first at
-        a price: no more than the lots asked of that side, at prices the requests accept."""
-        reach: dict[tuple[int, Side], tuple[int, int]] = {}  # (instrument, side) -> (price, lots)
+    @staticmethod
+    def _reach(requests: list[OrderRequest]) -> tuple[tuple[Side, ...], dict]:
+        """What _reach reads for these requests: the sides of its parts, and their parameters. Each
+        instrument has a part for each side (so that the statements take few shapes, each compiled
+        once), reaching the open orders the requests of the other side can: no more than the lots they
+        ask, at prices they accept (none if no request is on the other side)."""
+        reach: dict[tuple[str, Side], tuple[int, int]] = {}  # (symbol, side) -> (price, lots)
         for request in requests:
-            instrument_id = self.instruments[request.symbol].id
             other = Side.sell if request.side == Side.buy else Side.buy
-            price, lots = reach.get((instrument_id, other), (request.price_fen, 0))
+            price, lots = reach.get((request.symbol, other), (request.price_fen, 0))
             better = max if request.side == Side.buy else min
-            reach[instrument_id, other] = (better(price, request.price_fen), lots + request.lots)
-        parts = sorted(reach.items())
-        parameters = {}
-        for n, ((instrument_id, _side), (price, lots)) in enumerate(parts):
-            parameters |= {f"instrument{n}": instrument_id, f"price{n}": price, f"lots{n}": lots}
-        statement = _reach(tuple(side for (_instrument, side), _limits in parts))
-        rows = self.session.connection().execute(statement, parameters).all()
-        # Into each book in priority order: best price first, then oldest.
-        return sorted(
-            rows,
-            key=lambda row: (
-                row.instrument_id,
-                row.side,
-                row.price_fen if row.side == Side.sell else -row.price_fen,
-                row.seq,
-            ),
-        )
+            reach[request.symbol, other] = (better(price, request.price_fen), lots + request.lots)
+        parameters, sides = {}, []
+        for symbol in sorted({request.symbol for request in requests}):
+            for side in (Side.buy, Side.sell):
+                n = len(sides)
+                price, lots = reach.get((symbol, side), (0, 0))
+                parameters |= {f"symbol{n}": symbol, f"price{n}": price, f"lots{n}": lots}
+                sides.append(side)
+        return tuple(sides), parameters
+
+    def _new_id(self, table: Table) -> int:
+        """The next id drawn for `table`; more are drawn if the batch reached more resting orders than
+        the ids drawn allowed for (under the instruments' locks, so they still follow the order log)."""
+        drawn = next(self.ids[table], None)
+        if drawn is None:
+            self.ids[table] = iter(new_ids(self.session, {table: len(self.orders)})[table])
+            drawn = next(self.ids[table])
+        return drawn
 
     # --- placing -------------------------------------------------------------------------------------
 
@@ -434,7 +471,7 @@ class _Batch:
             return None
         seq = self._next_seq(instrument)
         order = _Order(
-            id=next(self.ids[_ORDERS]),
+            id=self._new_id(_ORDERS),
             organisation_id=request.organisation_id,
             side=request.side,
             price_fen=request.price_fen,
@@ -542,7 +579,7 @@ class _Batch:
         moved, kept = receipts.share_packages(receipt.packages, kg, left)
         receipt.net_kg, receipt.packages, receipt.changed = left, kept, True
         part = _Receipt(
-            next(self.ids[_RECEIPTS]),
+            self._new_id(_RECEIPTS),
             receipt.warehouse_id,
             holder_id,
             receipt.product_id,
@@ -606,7 +643,7 @@ class _Batch:
             buy_order_id=buy.id,
             sell_order_id=sell.id,
         )
-        trade.id = next(self.ids[_TRADES])
+        trade.id = self._new_id(_TRADES)
         self.trades.append({column.key: getattr(trade, column.key) for column in _TRADES.columns})
         trade.instrument = self.named[instrument.id]
         self._move(offered, MoveKind.traded, -kg, other=bought, trade_id=trade.id)
@@ -733,8 +770,6 @@ class _Batch:
                 locked=self.accounts,
                 unseen=True,  # keyed by order-log numbers and trades this batch has just made
             )
-        for instrument in self.instruments.values():
-            set_committed_value(instrument, "seq", self.seq[instrument.id])
 
 
 _SET_RECEIPT = (

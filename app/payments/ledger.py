@@ -11,7 +11,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,6 +76,11 @@ def exchange_deposit(organisation_id: int) -> str:
 
 def reserved(organisation_id: int) -> str:
     return f"reserved:{organisation_id}"
+
+
+def reserved_of(organisation_id: ColumnElement[int]) -> ColumnElement[str]:
+    """reserved() in SQL, for a statement that picks out members' reserved accounts."""
+    return literal("reserved:") + cast(organisation_id, String)
 
 
 def trade_escrow(trade_id: int) -> str:
@@ -210,16 +229,38 @@ def lock_accounts(session: Session, codes: Iterable[str]) -> dict[str, LockedAcc
     codes = list(codes)
     if not codes:
         return {}
-    rows = session.connection().execute(_LOCK_ACCOUNTS, {"codes": codes})
+    return locked_accounts(session.connection().execute(_LOCK_ACCOUNTS, {"codes": codes}))
+
+
+def locking_accounts(*, also: Select) -> Select:
+    """lock_accounts' statement (parameter `codes`), also locking the accounts whose codes `also`
+    selects, for a caller that sends it with other statements (db.read_together); its rows go to
+    locked_accounts."""
+    return _locking(
+        LedgerAccount.code.in_(union_all(select(LedgerAccount.code).where(_ANY_OF_CODES), also))
+    )
+
+
+def locked_accounts(rows: Iterable[Sequence]) -> dict[str, LockedAccount]:
+    """lock_accounts' answer from its statement's rows."""
     return {code: LockedAccount(*values) for code, *values in rows}
 
 
-_LOCK_ACCOUNTS = (
-    select(LedgerAccount.code, LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen)
-    .where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))
-    .order_by(LedgerAccount.id)
-    .with_for_update(key_share=True)  # as UPDATE locks: entries inserted naming it need not wait
-)
+def _locking(which: ColumnElement[bool]) -> Select:
+    """The accounts `which` picks out, locked in id order as UPDATE locks them (so that the entries
+    inserted naming them need not wait)."""
+    return (
+        select(
+            LedgerAccount.code, LedgerAccount.id, LedgerAccount.balance_fen, LedgerAccount.floor_fen
+        )
+        .where(which)
+        .order_by(LedgerAccount.id)
+        .with_for_update(key_share=True)
+    )
+
+
+_ANY_OF_CODES = LedgerAccount.code.in_(bindparam("codes", expanding=True))
+_LOCK_ACCOUNTS = _locking(_ANY_OF_CODES)
 
 
 def post_many(

@@ -192,11 +192,24 @@ def replayed_log(session, instrument: Instrument) -> tuple[list[tuple], list[tup
 
 
 @pytest.mark.parametrize(
-    "steps",
-    [random_orders(40), REACHING_EVERY_LOT],
-    ids=["forty random orders", "buys reaching as many resting sells as they ask lots"],
+    ("steps", "ids_drawn"),
+    [
+        (random_orders(40), "enough"),
+        (REACHING_EVERY_LOT, "enough"),
+        (random_orders(40), "one of each"),
+    ],
+    ids=[
+        "forty random orders",
+        "buys reaching as many resting sells as they ask lots",
+        "forty random orders, the ids drawn ahead running out",
+    ],
 )
-def test_a_batch_leaves_the_market_that_placing_its_orders_one_at_a_time_leaves(session, steps):
+def test_a_batch_leaves_the_market_that_placing_its_orders_one_at_a_time_leaves(
+    session, monkeypatch, steps, ids_drawn
+):
+    if ids_drawn == "one of each":  # the batch draws more as it goes, still in the log's order
+        tables = grouped._most_ids([], reached=0)
+        monkeypatch.setattr(grouped, "_most_ids", lambda *_, **__: dict.fromkeys(tables, 1))
     one_by_one, batched = (cuiya(session, symbol=s, **AROUND_THE_CLOCK) for s in ("TEA-A", "TEA-B"))
     traders = [trader_with_deposit(session, fen=50_000_000) for _ in range(4)]
     store, officer = warehouse(), member(kind=OrgKind.exchange, role=Role.officer)
