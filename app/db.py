@@ -462,8 +462,9 @@ def read_together(
     """The rows of each (statement, parameters) in `reads`, sent together: on PostgreSQL in one round trip
     (psycopg's pipeline mode), for a writer that reads several things while it holds locks. Each statement
     runs after the one before it, so it holds the locks those took and sees what was committed before it
-    began. Rows are named tuples of the columns' values as SQLAlchemy would give them (enums as enums,
-    times in UTC). On SQLite, which has no round trips, the statements run one after another."""
+    began. The statements are Core selects of columns (or text()); their rows are named tuples of the
+    values SQLAlchemy would give (enums as enums, times in UTC). On SQLite, which has no round trips, the
+    statements run one after another."""
     connection = session.connection()
     if connection.dialect.name != "postgresql" or not reads:
         return [connection.execute(statement, parameters).all() for statement, parameters in reads]
@@ -473,9 +474,8 @@ def read_together(
         with driver.pipeline() as pipeline:
             for statement, parameters in reads:
                 read = _DriverRead.of(statement, connection.dialect)
-                cursor = driver.cursor()
-                cursor.execute(*read.bound(parameters))
-                sent.append((read, cursor))
+                sent.append((read, driver.cursor()))
+                sent[-1][1].execute(*read.bound(parameters))
             pipeline.sync()
             return [read.rows(cursor) for read, cursor in sent]
     except psycopg.Error as error:
@@ -486,47 +486,58 @@ def read_together(
             cursor.close()
 
 
-@dataclass(frozen=True)
 class _DriverRead:
-    """A statement compiled once for psycopg, with what turns its parameters and rows into values."""
+    """A statement compiled once for psycopg, with what turns its parameters and its rows' values into
+    what SQLAlchemy's own execution would send and give (its types' bind and result processors)."""
 
-    compiled: Any  # SQLCompiler
-    row: type | None  # a named tuple of the statement's columns; None for text(): plain tuples
-    convert: tuple  # per column, the type's result processor (or None)
+    def __init__(self, statement: Executable, dialect) -> None:
+        self.dialect = dialect
+        self.compiled = statement.compile(dialect=dialect)
+        self.binds = {
+            name: processor
+            for name, bind in self.compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+        }
+        columns = getattr(statement, "selected_columns", None)  # None for text(): rows as they come
+        self.columns = None if columns is None else list(columns)
+        self.row = (
+            None if columns is None else namedtuple("Row", [c.key for c in columns], rename=True)
+        )
+        self.convert = None  # per column, its result processor: known from the first answer's types
 
     @staticmethod
-    @functools.lru_cache(maxsize=1024)
+    @functools.lru_cache(
+        maxsize=1024
+    )  # statements are module constants or built by cached functions
     def of(statement: Executable, dialect) -> "_DriverRead":
-        compiled = statement.compile(dialect=dialect)
-        columns = getattr(statement, "selected_columns", None)
-        if columns is None:  # text(): values as the driver gives them
-            return _DriverRead(compiled, None, ())
-        return _DriverRead(
-            compiled,
-            namedtuple("Row", [column.key for column in columns], rename=True),
-            tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in columns
-            ),
-        )
+        return _DriverRead(statement, dialect)
 
     def bound(self, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        state = self.compiled.construct_expanded_state(parameters)
-        processors = state.processors
+        state = self.compiled.construct_expanded_state(parameters, escape_names=False)
+        processors = {**self.binds, **state.processors}
+        escaped = self.compiled.escaped_bind_names
         return state.statement, {
-            name: processors[name](value) if name in processors else value
+            escaped.get(name, name): processors[name](value) if name in processors else value
             for name, value in state.parameters.items()
         }
 
     def rows(self, cursor) -> list[Any]:
+        found = cursor.fetchall()
         if self.row is None:
-            return cursor.fetchall()
-        if not any(self.convert):
-            return [self.row(*values) for values in cursor.fetchall()]
+            return found
+        if self.convert is None:
+            self.convert = tuple(
+                column.type.dialect_impl(self.dialect).result_processor(
+                    self.dialect, described.type_code
+                )
+                for column, described in zip(self.columns, cursor.description, strict=True)
+            )
         convert = self.convert
+        if not any(convert):
+            return [self.row(*values) for values in found]
         return [
             self.row(*(f(value) if f else value for f, value in zip(convert, values, strict=True)))
-            for values in cursor.fetchall()
+            for values in found
         ]
 
 

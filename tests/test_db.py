@@ -2,8 +2,21 @@
 and a connection back in use at once is not tested again. Pipelined writes: all of them land, or a failure
 comes out as SQLAlchemy's own error and none of them lands. Reads sent together answer as SQLAlchemy would."""
 
+from decimal import Decimal
+
 import pytest
-from sqlalchemy import bindparam, func, insert, literal, select, text
+from sqlalchemy import (
+    Numeric,
+    String,
+    TypeDecorator,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import db, events
@@ -177,3 +190,25 @@ def test_a_failed_read_sent_together_is_sqlalchemys_error(app):
         db.read_together(
             write, [(select(literal(1)), {}), (text("SELECT * FROM no_such_table"), {})]
         )
+
+
+class Shouted(TypeDecorator):
+    """A word sent in capitals: a type whose bind processor changes what is sent."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.upper()
+
+
+def test_reads_sent_together_bind_and_read_values_through_their_types(app):
+    statement = select(
+        literal("found").label("word"), cast(literal("2.50"), Numeric(10, 2)).label("price")
+    ).where(bindparam("word", type_=Shouted()) == "HELLO")
+    with app.app_context(), transaction() as write:
+        expected = write.execute(statement, {"word": "hello"}).all()
+        [together] = db.read_together(write, [(statement, {"word": "hello"})])
+
+    assert [tuple(row) for row in together] == [tuple(row) for row in expected]
+    assert [(row.word, row.price) for row in together] == [("found", Decimal("2.50"))]

@@ -119,20 +119,22 @@ def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed 
     now = utcnow()
     keys = list({request.key for request in requests if request.key})
     members = list({request.organisation_id for request in requests})
-    reads = [(_CLOSED_AND_SUSPENDED, {"today": local_date(now), "members": members})]
-    if keys:
-        reads.append((_USED_KEYS, {"keys": keys}))
-    # Drawn before any row is locked (locks are held to the end): enough unless the orders reach more
-    # than four resting orders each, and more are drawn then.
-    most = _most_ids(requests, reached=4 * len(requests))
-    (found, *used), _ahead = read_with_ids(
-        session, reads, {}, ahead={t: n for t, n in most.items() if t not in _IN_LOG_ORDER}
+    # The ids drawn before any row is locked (locks are held to the end).
+    most = _most_ids(requests, reached=_REACHED_PER_ORDER * len(requests))
+    (found, used), _ahead = read_with_ids(
+        session,
+        [
+            (_CLOSED_AND_SUSPENDED, {"today": local_date(now), "members": members}),
+            (_USED_KEYS, {"keys": keys}),
+        ],
+        {},
+        ahead={table: n for table, n in most.items() if table not in _IN_LOG_ORDER},
     )
     closed = {day for day, _member in found if day is not None}
     if local_date(now) in closed:
         return [None] * len(requests)
     suspended = {member for day, member in found if day is None}
-    taking = _admissible(requests, suspended, used=set(map(tuple, used[0])) if used else set())
+    taking = _admissible(requests, suspended, used={tuple(row) for row in used})
     if not taking:
         return [None] * len(requests)
     batch = _Batch(session, closed, now)
@@ -141,6 +143,10 @@ def place_orders(session: Session, requests: list[OrderRequest]) -> list[Placed 
     placed = {request: batch.place(request) for request in taking}
     batch.write()
     return [placed.get(request) for request in requests]
+
+
+# Ids are drawn for orders reaching this many resting orders each; more are drawn if a batch reaches more.
+_REACHED_PER_ORDER = 4
 
 
 def _most_ids(requests: list[OrderRequest], *, reached: int) -> dict[Table, int]:
@@ -364,9 +370,9 @@ class _Batch:
         """In one round trip: lock the requests' instruments, read the resting orders they can reach
         into books, lock the receipts and accounts they may move, and draw ids for the orders and
         trades they can make."""
-        sides, reach = self._reach(requests)
+        sides, reach = self._reach_parameters(requests)
         buyers = {r.organisation_id for r in requests if r.side == Side.buy}
-        most = _most_ids(requests, reached=4 * len(requests))
+        most = _most_ids(requests, reached=_REACHED_PER_ORDER * len(requests))
         (locked, resting, receipts_locked, accounts_locked), drawn = read_with_ids(
             self.session,
             [
@@ -415,6 +421,19 @@ class _Batch:
                 raise RuntimeError(f"the stored book of instrument {row.instrument_id} is crossed")
         self.receipts = {values.id: _Receipt(*values) for values in receipts_locked}
         self.accounts = ledger.locked_accounts(accounts_locked)
+        # The locks found the resting orders' receipts and reserves by reading the book again: the same
+        # rows, since every change to a book holds its instrument's lock.
+        missed = [
+            row.id
+            for row in resting
+            if (
+                row.receipt_id not in self.receipts
+                if row.side == Side.sell
+                else ledger.reserved(row.organisation_id) not in self.accounts
+            )
+        ]
+        if missed:
+            raise RuntimeError(f"resting orders {missed} changed under their instruments' locks")
         for buyer in buyers:
             account = self.accounts.get(ledger.exchange_deposit(buyer))
             self.free[buyer] = (
@@ -422,7 +441,7 @@ class _Batch:
             )
 
     @staticmethod
-    def _reach(requests: list[OrderRequest]) -> tuple[tuple[Side, ...], dict]:
+    def _reach_parameters(requests: list[OrderRequest]) -> tuple[tuple[Side, ...], dict]:
         """What _reach reads for these requests: the sides of its parts, and their parameters. Each
         instrument has a part for each side (so that the statements take few shapes, each compiled
         once), reaching the open orders the requests of the other side can: no more than the lots they
@@ -447,7 +466,8 @@ class _Batch:
         the ids drawn allowed for (under the instruments' locks, so they still follow the order log)."""
         drawn = next(self.ids[table], None)
         if drawn is None:
-            self.ids[table] = iter(new_ids(self.session, {table: len(self.orders)})[table])
+            more = max(1, len(self.orders))
+            self.ids[table] = iter(new_ids(self.session, {table: more})[table])
             drawn = next(self.ids[table])
         return drawn
 
