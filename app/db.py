@@ -411,13 +411,7 @@ def read_with_ids(
     ahead: Mapping[Table, int] | None = None,
 ) -> tuple[list[list[Any]], dict[Table, list[int]]]:
     """read_together(reads), and new_ids(counts, ahead=ahead) drawn after them in the same round trip."""
-    kept = session.info.setdefault(_IDS_AHEAD, {})
-    drawn: dict[Table, list[int]] = {}
-    for table, count in counts.items():
-        pool = kept.pop(table, [])
-        drawn[table] = pool[:count]
-        if pool[count:]:
-            kept[table] = pool[count:]
+    drawn = _taken_from_ahead(session, counts)
     missing = {table: count - len(drawn[table]) for table, count in counts.items()}
     connection = session.connection()
     if connection.dialect.name != "postgresql":
@@ -447,6 +441,7 @@ def read_with_ids(
             ),
         ],
     )
+    kept = session.info.setdefault(_IDS_AHEAD, {})
     for table, ids in zip(tables, row, strict=True):
         now = missing.get(table, 0)
         if now:
@@ -454,6 +449,18 @@ def read_with_ids(
         if ids[now:]:
             kept[table] = kept.get(table, []) + list(ids[now:])
     return rows, drawn
+
+
+def _taken_from_ahead(session: Session, counts: Mapping[Table, int]) -> dict[Table, list[int]]:
+    """As many of `counts` as an earlier call of this transaction drew ahead (the rest are left kept)."""
+    kept = session.info.setdefault(_IDS_AHEAD, {})
+    taken: dict[Table, list[int]] = {}
+    for table, count in counts.items():
+        pool = kept.pop(table, [])
+        taken[table] = pool[:count]
+        if pool[count:]:
+            kept[table] = pool[count:]
+    return taken
 
 
 def read_together(

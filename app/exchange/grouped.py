@@ -394,6 +394,18 @@ class _Batch:
             {table: most[table] for table in _OWN_TABLES},
         )
         self.ids = {table: iter(ids) for table, ids in drawn.items()}
+        self._open_books(locked, resting)
+        self.receipts = {values.id: _Receipt(*values) for values in receipts_locked}
+        self.accounts = ledger.locked_accounts(accounts_locked)
+        self._check_locked(resting)
+        for buyer in buyers:
+            account = self.accounts.get(ledger.exchange_deposit(buyer))
+            self.free[buyer] = (
+                0 if account is None else account.balance_fen - (account.floor_fen or 0)
+            )
+
+    def _open_books(self, locked: list, resting: list) -> None:
+        """The locked instruments, each with a book holding the resting orders read."""
         for row in locked:
             # Not the session's: the batch writes the instrument's new state itself.
             instrument = Instrument(**row._asdict())
@@ -419,10 +431,10 @@ class _Batch:
             )
             if entered.trades:
                 raise RuntimeError(f"the stored book of instrument {row.instrument_id} is crossed")
-        self.receipts = {values.id: _Receipt(*values) for values in receipts_locked}
-        self.accounts = ledger.locked_accounts(accounts_locked)
-        # The locks found the resting orders' receipts and reserves by reading the book again: the same
-        # rows, since every change to a book holds its instrument's lock.
+
+    def _check_locked(self, resting: list) -> None:
+        """The locks found the resting orders' receipts and reserves by reading the book again: the same
+        rows, since every change to a book holds its instrument's lock."""
         missed = [
             row.id
             for row in resting
@@ -434,11 +446,6 @@ class _Batch:
         ]
         if missed:
             raise RuntimeError(f"resting orders {missed} changed under their instruments' locks")
-        for buyer in buyers:
-            account = self.accounts.get(ledger.exchange_deposit(buyer))
-            self.free[buyer] = (
-                0 if account is None else account.balance_fen - (account.floor_fen or 0)
-            )
 
     @staticmethod
     def _reach_parameters(requests: list[OrderRequest]) -> tuple[tuple[Side, ...], dict]:
